@@ -1,0 +1,113 @@
+/**
+ * The inference loop shared by the step-based samplers (BlackJAX style: a sampler is `init` and
+ * `step`). It runs a burn-in whose draws are discarded, then the sampling steps, records the
+ * full-data loss every `recordEvery` steps, counts work honestly and reports progress.
+ */
+import { arrayFor, FloatArray } from '../mlp';
+import { fillNormal, fold, Key } from '../rng';
+import type { Progress, SamplerResult, SamplingProblem } from './types';
+
+export type Phase = 'warmup' | 'sampling';
+
+/** Per-chain values a step reports; recorded at kept draws under their key. */
+export type StepInfo = Record<string, Float64Array>;
+
+export interface StepSampler<S> {
+  /** Builds the state from the chains' starting positions (chains × d). */
+  init(positions: FloatArray, key: Key): S;
+  /** Advances every chain one step, in place (allocation-free steps keep big models fast). */
+  step(state: S, key: Key, phase: Phase, stepIndex: number): StepInfo | void;
+  positions(state: S): FloatArray;
+  /** Per-chain cost of one step. */
+  cost: { fge: number; grads: number };
+}
+
+export interface LoopOptions {
+  warmup: number;
+  steps: number;
+  recordEvery: number;
+}
+
+const INIT_JITTER = 0.01;
+const PROGRESS_EVERY_MS = 1000;
+
+/** Key tags under a run's key. */
+export const RUN_KEY = { init: 0, steps: 1, sampler: 2 } as const;
+
+/** w* + 0.01·N(0, I), one draw per chain, in the kernel's precision. */
+export function jitteredStart(problem: SamplingProblem, chains: number, key: Key): FloatArray {
+  const d = problem.kernel.d;
+  const noise = new Float64Array(chains * d);
+  fillNormal(key, noise);
+  const out = arrayFor(problem.kernel.dtype, chains * d);
+  for (let c = 0; c < chains; c++) for (let j = 0; j < d; j++) out[c * d + j] = problem.center[j] + INIT_JITTER * noise[c * d + j];
+  return out;
+}
+
+export function runChains<S>(sampler: StepSampler<S>, problem: SamplingProblem, opts: LoopOptions, key: Key, progress?: Progress): SamplerResult {
+  const { kernel, temperature, L0 } = problem;
+  const chains = kernel.chains;
+  const draws = Math.floor(opts.steps / opts.recordEvery);
+  const Ln = new Float64Array(chains * draws);
+  const fge = new Float64Array(draws);
+  const seconds = new Float64Array(draws);
+  const traces: Record<string, Float64Array> = {};
+  const loss = new Float64Array(chains);
+  const start = performance.now();
+  let lastReport = start;
+
+  const state = sampler.init(jitteredStart(problem, chains, fold(key, RUN_KEY.init)), fold(key, RUN_KEY.sampler));
+  const stepKey = fold(key, RUN_KEY.steps);
+  const report = (phase: 'warmup' | 'sampling', done: number, total: number, llc?: number) => {
+    const now = performance.now();
+    if (progress && (now - lastReport >= PROGRESS_EVERY_MS || done === total)) {
+      lastReport = now;
+      progress({ phase, done, total, llc });
+    }
+  };
+
+  for (let t = 0; t < opts.warmup; t++) {
+    sampler.step(state, fold(stepKey, t), 'warmup', t);
+    report('warmup', t + 1, opts.warmup);
+  }
+  const warmupEnd = performance.now();
+
+  let llcSum = 0;
+  for (let t = 0; t < draws * opts.recordEvery; t++) {
+    const info = sampler.step(state, fold(stepKey, opts.warmup + t), 'sampling', t);
+    if ((t + 1) % opts.recordEvery !== 0) continue;
+    const k = (t + 1) / opts.recordEvery - 1;
+    kernel.loss(sampler.positions(state), loss);
+    for (let c = 0; c < chains; c++) {
+      Ln[c * draws + k] = loss[c];
+      llcSum += temperature.nBeta * (loss[c] - L0);
+    }
+    fge[k] = (opts.warmup + t + 1) * sampler.cost.fge;
+    seconds[k] = (performance.now() - start) / 1000;
+    if (info) {
+      for (const [name, values] of Object.entries(info)) {
+        const trace = (traces[name] ??= new Float64Array(chains * draws));
+        for (let c = 0; c < chains; c++) trace[c * draws + k] = values[c];
+      }
+    }
+    report('sampling', k + 1, draws, llcSum / ((k + 1) * chains));
+  }
+  const end = performance.now();
+
+  return {
+    chains,
+    draws,
+    Ln,
+    fge,
+    seconds,
+    traces,
+    work: {
+      fge_warmup: opts.warmup * sampler.cost.fge,
+      fge_sampling: draws * opts.recordEvery * sampler.cost.fge,
+      grad_evals: chains * (opts.warmup + draws * opts.recordEvery) * sampler.cost.grads,
+      full_loss_evals: chains * draws,
+    },
+    timing: { warmup_s: (warmupEnd - start) / 1000, sampling_s: (end - warmupEnd) / 1000 },
+    diagnostics: {},
+  };
+}

@@ -1,0 +1,87 @@
+/**
+ * From a resolved experiment to Nx projects (SPEC §6):
+ *
+ *   <tgt_…>        build-target                      one per target
+ *   <sampler_…>    sample    dependsOn ^build-target one per (target, sampler entry)
+ *   <experiment>   aggregate dependsOn ^sample       writes llc_runs
+ *                  sample    dependsOn aggregate     so `run-many -t sample` yields the table
+ *
+ * Cache keys: a task's options hold its canonical resolved spec (which contains its content id),
+ * its inputs are the import closure of the code it runs plus the upstream artifacts it reads. So
+ * a comment or key-order edit changes nothing, and an edit reruns exactly the tasks it reaches.
+ * Project roots are the artifact directories; they need not exist, so every target lists its
+ * inputs explicitly.
+ */
+import type { ProjectConfiguration, TargetConfiguration } from '@nx/devkit';
+import { sortKeys } from '../../../packages/llc/src/canonical';
+import { artifactPath } from '../../../packages/llc/src/artifacts';
+import { AggregateSpec, aggregateRule } from '../../../rules/aggregate';
+import { buildTargetRule } from '../../../rules/build-target';
+import type { Experiment } from '../../../rules/experiment';
+import type { Rule } from '../../../rules/rule';
+import { sampleRule } from '../../../rules/sample';
+import type { CodeInputScanner } from './code-inputs';
+
+/** Edges for createDependencies travel in project metadata. */
+export interface LambdaHatMetadata {
+  dependsOn: string[];
+}
+
+export type Projects = Record<string, ProjectConfiguration>;
+
+function ruleTarget<S>(executor: string, scanner: CodeInputScanner, rule: Rule<S>, spec: S, upstream: TargetConfiguration['inputs'], dependsOn: string[], description: string): TargetConfiguration {
+  const code = scanner.closure(rule.codeEntryPoints(spec));
+  return {
+    executor: `${executor}:run`,
+    options: { rule: rule.name, spec: sortKeys(spec) },
+    cache: true,
+    inputs: [...code.files.map((f) => `{workspaceRoot}/${f}`), ...(code.packages.length ? [{ externalDependencies: code.packages }] : []), ...(upstream ?? [])],
+    outputs: rule.outputs(spec).map((o) => `{workspaceRoot}/${o}`),
+    dependsOn,
+    metadata: { description },
+  };
+}
+
+function project(name: string, root: string, targets: Record<string, TargetConfiguration>, dependsOn: string[], description: string): ProjectConfiguration {
+  const lambdaHat: LambdaHatMetadata = { dependsOn };
+  return { name, root, targets, tags: ['lambda-hat'], metadata: { description, lambdaHat } as ProjectConfiguration['metadata'] };
+}
+
+export function experimentProjects(exp: Experiment, executor: string, scanner: CodeInputScanner): Projects {
+  const projects: Projects = {};
+  for (const t of exp.targets) {
+    const m = t.build.model;
+    const what = `${m.in_dim}→${JSON.stringify(m.widths)}→${m.out_dim} ${m.activation}, n = ${t.build.data.n_data}, seed ${t.build.seed}`;
+    const root = artifactPath.target(t.id);
+    projects[root] = project(t.id, root, { 'build-target': ruleTarget(executor, scanner, buildTargetRule, t, [], [], `Train target ${t.id} (${what})`) }, [], `Target ${what}`);
+  }
+  for (const r of exp.runs) {
+    const root = artifactPath.run(r.id);
+    const sample = ruleTarget(executor, scanner, sampleRule, r, [{ dependentTasksOutputFiles: '**/*.npy' }], ['^build-target'], `Run ${r.sampler} (seed ${r.seed}) on ${r.target}`);
+    projects[root] = project(r.id, root, { sample }, [r.target], `${r.sampler} on ${r.target}`);
+  }
+  const aggregate: AggregateSpec = { experiment: exp.name, runs: exp.runs.map((r) => ({ id: r.id, target: r.target, sampler: r.sampler })) };
+  const root = artifactPath.experiment(exp.name);
+  projects[root] = project(
+    exp.name,
+    root,
+    {
+      aggregate: ruleTarget(executor, scanner, aggregateRule, aggregate, [{ dependentTasksOutputFiles: '**/analysis.json' }], ['^sample'], `Write llc_runs for ${exp.file}`),
+      sample: { executor: 'nx:noop', dependsOn: ['aggregate'], cache: true, inputs: [], outputs: [], metadata: { description: `Everything in ${exp.file}: every sample, then aggregate` } },
+    },
+    exp.runs.map((r) => r.id),
+    `Experiment ${exp.name} (${exp.file}): ${exp.targets.length} targets × ${exp.runs.length / exp.targets.length} samplers`,
+  );
+  return projects;
+}
+
+/**
+ * An experiment file with problems still becomes a project, whose targets fail with the problems
+ * as their message: Nx prints a plugin's thrown error only under --verbose, and a broken file
+ * should neither hide the others nor run anything.
+ */
+export function errorProjects(name: string, file: string, message: string, executor: string): Projects {
+  const fail: TargetConfiguration = { executor: `${executor}:config-error`, options: { file, message }, cache: false, inputs: [] };
+  const root = artifactPath.experiment(name);
+  return { [root]: project(name, root, { sample: fail, aggregate: fail }, [], `Experiment file ${file} has errors`) };
+}

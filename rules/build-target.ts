@@ -1,0 +1,49 @@
+/** Stage A: train one target and write its artifact (SPEC §3). */
+import { join } from 'node:path';
+import { artifactPath, writeTargetArtifact } from '../packages/llc/src/artifacts';
+import { layout } from '../packages/llc/src/mlp';
+import { buildTarget } from '../packages/llc/src/target';
+import type { TargetSpec } from './experiment';
+import { Rule, UserError } from './rule';
+import { versions } from './versions';
+
+const LOG_EVERY_MS = 2000;
+
+export const buildTargetRule: Rule<TargetSpec> = {
+  name: 'build-target',
+  codeEntryPoints: () => [__filename],
+  outputs: (spec) => [artifactPath.target(spec.id)],
+
+  async run(spec, ctx) {
+    const started = performance.now();
+    const { build } = spec;
+    const lay = layout(build.model);
+    ctx.log(`training ${spec.id}: d = ${lay.d}, n = ${build.data.n_data}, up to ${build.training.steps} steps`);
+    let lastLog = started;
+    const built = buildTarget(build, (step, loss) => {
+      const now = performance.now();
+      if (now - lastLog < LOG_EVERY_MS) return;
+      lastLog = now;
+      ctx.log(`step ${step + 1}/${build.training.steps}  loss ${loss.toExponential(4)}`);
+    });
+    const steps = built.losses.length;
+    if (!Number.isFinite(built.L0)) {
+      const firstBad = built.losses.findIndex((l) => !Number.isFinite(l));
+      throw new UserError(
+        `training diverged: the loss is ${built.L0} after ${steps} steps${firstBad >= 0 ? ` (first non-finite at step ${firstBad + 1})` : ''}; lower training.learning_rate`,
+      );
+    }
+    ctx.log(`trained in ${steps} steps${built.stoppedEarly ? ' (early stop)' : ''}: L0 = ${built.L0.toExponential(6)}`);
+    await writeTargetArtifact(join(ctx.root, artifactPath.target(spec.id)), built, {
+      target_id: spec.id,
+      build,
+      layout: lay.entries,
+      dims: { n: build.data.n_data, n_test: build.data.n_test, in_dim: build.model.in_dim, out_dim: build.model.out_dim, d: lay.d },
+      L0: built.L0,
+      metrics: built.metrics,
+      training: { steps_run: steps, stopped_early: built.stoppedEarly, initial_loss: built.losses[0], final_loss: built.losses[steps - 1] },
+      versions: versions(),
+      wall_time_s: (performance.now() - started) / 1000,
+    });
+  },
+};

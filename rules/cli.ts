@@ -1,0 +1,58 @@
+/**
+ * The `lambda-hat` command: the worker entry point every backend calls, plus tools for users.
+ *
+ *   lambda-hat run <rule> <task.json>      run one task (a worker process; a Slurm job step)
+ *   lambda-hat validate <experiment.yaml>  check an experiment file, list its targets and runs
+ *
+ * Mistakes in input (ConfigError, UserError) print their message alone and exit with status 2;
+ * anything else is a bug and prints its stack.
+ */
+import { readFileSync } from 'node:fs';
+import { resolve } from 'node:path';
+import { ConfigError, DEFAULT_PRESETS, loadExperiment } from './experiment';
+import { RULES } from './index';
+import { UserError } from './rule';
+
+const USAGE = `usage:
+  lambda-hat run <rule> <task.json>       rules: ${Object.keys(RULES).join(', ')}
+  lambda-hat validate <experiment.yaml>`;
+
+const workspaceRoot = () => resolve(__dirname, '..');
+
+async function run(args: string[]): Promise<void> {
+  const [ruleName, taskFile] = args;
+  const rule = RULES[ruleName];
+  if (!rule || !taskFile) throw new UserError(`${rule ? 'missing task file' : `unknown rule "${ruleName ?? ''}"`}\n${USAGE}`);
+  let spec: unknown;
+  try {
+    spec = JSON.parse(readFileSync(taskFile, 'utf8'));
+  } catch (e) {
+    throw new UserError(`cannot read task file ${taskFile}: ${(e as Error).message}`);
+  }
+  await rule.run(spec, { root: workspaceRoot(), log: (m) => console.log(m) });
+}
+
+async function validateCommand(args: string[]): Promise<void> {
+  if (args.length !== 1) throw new UserError(USAGE);
+  const root = workspaceRoot();
+  const exp = await loadExperiment({ root, presets: DEFAULT_PRESETS }, resolve(args[0]));
+  console.log(`${exp.file}: experiment "${exp.name}", ${exp.targets.length} targets × ${exp.runs.length / exp.targets.length} samplers = ${exp.runs.length} runs`);
+  for (const t of exp.targets) console.log(`  ${t.id}  d-widths ${JSON.stringify(t.build.model.widths)}  n = ${t.build.data.n_data}  seed ${t.build.seed}`);
+  for (const r of exp.runs) console.log(`  ${r.id}  ${r.sampler} on ${r.target}`);
+}
+
+export async function main(argv: string[]): Promise<number> {
+  const [command, ...rest] = argv;
+  try {
+    if (command === 'run') await run(rest);
+    else if (command === 'validate') await validateCommand(rest);
+    else throw new UserError(USAGE);
+    return 0;
+  } catch (e) {
+    if (e instanceof ConfigError || e instanceof UserError) {
+      console.error(e.message);
+      return 2;
+    }
+    throw e;
+  }
+}

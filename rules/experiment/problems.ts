@@ -1,0 +1,205 @@
+/**
+ * Configuration errors as values a user can act on: each names the file, the YAML path inside it,
+ * the line and column, and what was expected. Validation collects every problem it finds rather
+ * than stopping at the first.
+ */
+import type { z } from 'zod';
+import type { Sourced } from './source';
+
+export type Path = (string | number)[];
+
+export interface Origin {
+  file: string;
+  path: Path;
+  line: number;
+  col: number;
+}
+
+export interface Problem {
+  origin: Origin;
+  message: string;
+}
+
+export class ConfigError extends Error {
+  constructor(readonly problems: Problem[]) {
+    super(sortProblems(problems).map(formatProblem).join('\n'));
+    this.name = 'ConfigError';
+  }
+}
+
+function sortProblems(problems: Problem[]): Problem[] {
+  return [...problems].sort(
+    (a, b) => a.origin.file.localeCompare(b.origin.file) || a.origin.line - b.origin.line || a.origin.col - b.origin.col || a.message.localeCompare(b.message),
+  );
+}
+
+/** `targets[1].overrides.training.steps` */
+export function renderPath(path: Path): string {
+  return path.map((p, i) => (typeof p === 'number' ? `[${p}]` : i === 0 ? p : `.${p}`)).join('');
+}
+
+export function formatProblem(p: Problem): string {
+  const where = `${p.origin.file}:${p.origin.line}:${p.origin.col}`;
+  return p.origin.path.length > 0 ? `${where}: ${renderPath(p.origin.path)}: ${p.message}` : `${where}: ${p.message}`;
+}
+
+/** Runs `fn`, turning a thrown ConfigError into collected problems. */
+export function collect<T>(problems: Problem[], fn: () => T): T | undefined {
+  try {
+    return fn();
+  } catch (e) {
+    if (e instanceof ConfigError) {
+      problems.push(...e.problems);
+      return undefined;
+    }
+    throw e;
+  }
+}
+
+/** A problem located at `path` below the node whose origin is `origin`. */
+export function problemAt(origin: Origin, path: Path, message: string): Problem {
+  return { origin: { ...origin, path: [...origin.path, ...path] }, message };
+}
+
+/** Optimal string alignment distance: edits and adjacent transpositions ("sgdl" → "sgld" is 1). */
+function editDistance(a: string, b: string): number {
+  const d = Array.from({ length: a.length + 1 }, (_, i) => Array.from({ length: b.length + 1 }, (_, j) => (i === 0 ? j : j === 0 ? i : 0)));
+  for (let i = 1; i <= a.length; i++) {
+    for (let j = 1; j <= b.length; j++) {
+      const cost = a[i - 1] === b[j - 1] ? 0 : 1;
+      d[i][j] = Math.min(d[i - 1][j] + 1, d[i][j - 1] + 1, d[i - 1][j - 1] + cost);
+      if (i > 1 && j > 1 && a[i - 1] === b[j - 2] && a[i - 2] === b[j - 1]) d[i][j] = Math.min(d[i][j], d[i - 2][j - 2] + 1);
+    }
+  }
+  return d[a.length][b.length];
+}
+
+/** `; did you mean "steps"?` when one allowed name is close to what was written. */
+export function suggestion(written: string, allowed: readonly string[]): string {
+  let best = '';
+  let bestDistance = Infinity;
+  for (const a of allowed) {
+    const dist = editDistance(written.toLowerCase(), a.toLowerCase());
+    if (dist < bestDistance) [best, bestDistance] = [a, dist];
+  }
+  return bestDistance <= Math.max(1, Math.floor(best.length / 3)) ? `; did you mean "${best}"?` : '';
+}
+
+function describe(v: unknown): string {
+  if (v === undefined) return 'nothing';
+  if (v === null) return 'null';
+  if (Array.isArray(v)) return 'a list';
+  if (typeof v === 'object') return 'a mapping';
+  if (typeof v === 'string') return `the string ${JSON.stringify(v)}`;
+  if (typeof v === 'number') return Number.isInteger(v) ? `the integer ${v}` : `the number ${v}`;
+  return `${typeof v} ${String(v)}`;
+}
+
+/** zod's type names in the words of YAML. */
+const TYPE_WORDS: Record<string, string> = {
+  object: 'a mapping',
+  record: 'a mapping',
+  array: 'a list',
+  string: 'a string',
+  number: 'a number',
+  int: 'an integer',
+  boolean: 'true or false',
+  null: 'null',
+};
+
+/** The schema that validates the value at `path`, found by walking the schema's definition. */
+function schemaAt(schema: z.ZodType, path: Path): any {
+  let s: any = schema;
+  const unwrap = () => {
+    for (;;) {
+      const def = s?._zod?.def;
+      if (!def) return;
+      if (['optional', 'nullable', 'default', 'prefault', 'readonly', 'nonoptional', 'catch'].includes(def.type)) s = def.innerType;
+      else if (def.type === 'pipe') s = def.in;
+      else return;
+    }
+  };
+  unwrap();
+  for (const p of path) {
+    const def = s?._zod?.def;
+    if (def?.type === 'object') s = def.shape[p];
+    else if (def?.type === 'array') s = def.element;
+    else if (def?.type === 'record') s = def.valueType;
+    else return undefined;
+    unwrap();
+  }
+  return s;
+}
+
+function allowedKeys(schema: z.ZodType, path: Path): string[] {
+  const def = schemaAt(schema, path)?._zod?.def;
+  return def?.type === 'object' ? Object.keys(def.shape).sort() : [];
+}
+
+/** What a type error should say was expected: zod reports integers as numbers. */
+function expectedType(schema: z.ZodType, path: Path, expected: string): string {
+  const format = schemaAt(schema, path)?._zod?.def?.format;
+  if (expected === 'number' && (format === 'safeint' || format === 'int32')) return TYPE_WORDS.int;
+  return TYPE_WORDS[expected] ?? expected;
+}
+
+function valueAt(value: unknown, path: Path): unknown {
+  let v = value;
+  for (const p of path) v = v !== null && typeof v === 'object' ? (v as Record<string | number, unknown>)[p] : undefined;
+  return v;
+}
+
+function bound(prefix: string, issue: { minimum?: unknown; maximum?: unknown; inclusive?: boolean; origin?: string }): string {
+  const limit = Number(issue.minimum ?? issue.maximum);
+  if (issue.origin === 'array') return `must have ${prefix === '>' ? 'at least' : 'at most'} ${limit} entr${limit === 1 ? 'y' : 'ies'}`;
+  if (issue.origin === 'string') return `must be ${prefix === '>' ? 'at least' : 'at most'} ${limit} characters long`;
+  return `must be ${prefix}${issue.inclusive ? '=' : ''} ${limit}`;
+}
+
+/**
+ * Validates `src.value` with `schema`. On failure, every zod issue becomes a Problem located
+ * through the origin map; on success the parsed value is returned.
+ */
+export function validate<S extends z.ZodType>(schema: S, src: Sourced, what: string): z.infer<S> {
+  const result = schema.safeParse(src.value);
+  if (result.success) return result.data;
+  const problems: Problem[] = [];
+  for (const issue of result.error.issues) {
+    const path = issue.path as Path;
+    // A missing key has no origin of its own: it is reported at the nearest node that exists.
+    const at = (p: Path, message: string) => problems.push({ origin: src.originOf(p), message });
+    switch (issue.code) {
+      case 'unrecognized_keys': {
+        const allowed = allowedKeys(schema, path);
+        for (const key of issue.keys) {
+          at([...path, key], `unknown key "${key}" in ${what}${suggestion(key, allowed)} (allowed: ${allowed.join(', ')})`);
+        }
+        break;
+      }
+      case 'invalid_type': {
+        const value = valueAt(src.value, path);
+        if (value === undefined && path.length > 0) at(path, `missing required key "${path[path.length - 1]}" in ${what}`);
+        else at(path, `expected ${expectedType(schema, path, issue.expected)}, got ${describe(value)}`);
+        break;
+      }
+      case 'invalid_value': {
+        const value = valueAt(src.value, path);
+        const options = issue.values.map(String);
+        at(path, `expected one of ${options.join(', ')}, got ${describe(value)}${suggestion(String(value), options)}`);
+        break;
+      }
+      case 'too_small':
+        at(path, `${bound('>', issue)}, got ${describe(valueAt(src.value, path))}`);
+        break;
+      case 'too_big':
+        at(path, `${bound('<', issue)}, got ${describe(valueAt(src.value, path))}`);
+        break;
+      case 'invalid_format':
+        at(path, `${describe(valueAt(src.value, path))} is not allowed here: ${issue.message}`);
+        break;
+      default:
+        at(path, issue.message);
+    }
+  }
+  throw new ConfigError(problems);
+}

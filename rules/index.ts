@@ -1,0 +1,10 @@
+import { aggregateRule } from './aggregate';
+import { buildTargetRule } from './build-target';
+import type { Rule } from './rule';
+import { sampleRule } from './sample';
+
+export const RULES: Record<string, Rule<any>> = {
+  [buildTargetRule.name]: buildTargetRule,
+  [sampleRule.name]: sampleRule,
+  [aggregateRule.name]: aggregateRule,
+};

@@ -1,0 +1,81 @@
+/** Stage B: run one sampler against one trained target and write λ̂ with its traces (SPEC §4). */
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { artifactPath, readTargetArtifact } from '../packages/llc/src/artifacts';
+import { lossFnFor } from '../packages/llc/src/config';
+import { referenceKernel } from '../packages/llc/src/kernels/reference';
+import { llcTrace, summarizeLlc } from '../packages/llc/src/llc';
+import { arrayFor, castTo } from '../packages/llc/src/mlp';
+import { temperature } from '../packages/llc/src/posterior';
+import { keyFromSeed } from '../packages/llc/src/rng';
+import { writeRunArtifact } from '../packages/llc/src/run-artifact';
+import { loadSampler, samplerModulePath } from '../packages/llc/src/samplers';
+import type { RunSpec } from './experiment';
+import { Rule, UserError } from './rule';
+import { versions } from './versions';
+
+export const sampleRule: Rule<RunSpec> = {
+  name: 'sample',
+  codeEntryPoints: (spec) => [__filename, samplerModulePath(spec.sampler)],
+  outputs: (spec) => [artifactPath.run(spec.id)],
+
+  async run(spec, ctx) {
+    const started = performance.now();
+    const targetDir = join(ctx.root, artifactPath.target(spec.target));
+    if (!existsSync(join(targetDir, 'meta.json'))) throw new UserError(`target ${spec.target} has not been built (no ${targetDir}/meta.json)`);
+    const target = readTargetArtifact(targetDir);
+    const { build, dims } = target.meta;
+
+    const sampler = await loadSampler(spec.sampler);
+    const options = sampler.options.parse(spec.options);
+    const { dtype, chains, maxBatch } = sampler.precision(options);
+    const kernel = referenceKernel(build.model, target.X, target.Y, dims.n, lossFnFor(build), dtype, chains, maxBatch);
+    const center = castTo(dtype, target.params);
+    // L0 is computed by the same kernel, in the same precision, as the losses it is subtracted from.
+    const replicated = arrayFor(dtype, chains * dims.d);
+    for (let c = 0; c < chains; c++) replicated.set(center, c * dims.d);
+    const L0s = new Float64Array(chains);
+    kernel.loss(replicated, L0s);
+    const temp = temperature(spec.posterior, dims.n, dims.d);
+    ctx.log(`${spec.sampler} on ${spec.target}: d = ${dims.d}, n = ${dims.n}, nβ = ${temp.nBeta.toPrecision(6)}, γ = ${temp.gamma}, ${chains} chains, ${dtype}, kernel ${kernel.name}`);
+
+    const result = sampler.run({ kernel, center, temperature: temp, L0: L0s[0] }, options, keyFromSeed(spec.seed), (p) =>
+      ctx.log(`${p.phase} ${p.done}/${p.total}${p.llc === undefined ? '' : `  running λ̂ ${p.llc.toPrecision(5)}`}`),
+    );
+    const llc = llcTrace(result.Ln, L0s[0], temp.nBeta);
+    const summary = summarizeLlc(llc, result.chains, result.draws);
+    ctx.log(`λ̂ = ${summary.mean.toPrecision(6)} (std ${summary.std.toPrecision(4)}) from ${result.chains} × ${result.draws} draws`);
+
+    const analysis = {
+      run_id: spec.id,
+      target_id: spec.target,
+      sampler: spec.sampler,
+      seed: spec.seed,
+      options: spec.options,
+      posterior: spec.posterior,
+      temperature: { n: temp.n, beta: temp.beta, n_beta: temp.nBeta, gamma: temp.gamma },
+      d: dims.d,
+      dtype,
+      kernel: kernel.name,
+      L0: L0s[0],
+      L0_float64: target.meta.L0,
+      llc: { ...summary, chains: result.chains, draws: result.draws },
+      work: result.work,
+      timing: { ...result.timing, total_s: (performance.now() - started) / 1000 },
+      diagnostics: result.diagnostics,
+      versions: versions(),
+    };
+    const draws = result.draws;
+    const rows = result.chains * draws;
+    const traces = {
+      chain: Int32Array.from({ length: rows }, (_, i) => Math.floor(i / draws)),
+      draw: Int32Array.from({ length: rows }, (_, i) => i % draws),
+      fge: Float64Array.from({ length: rows }, (_, i) => result.fge[i % draws]),
+      seconds: Float64Array.from({ length: rows }, (_, i) => result.seconds[i % draws]),
+      Ln: result.Ln,
+      llc,
+      ...result.traces,
+    };
+    await writeRunArtifact(join(ctx.root, artifactPath.run(spec.id)), analysis, traces);
+  },
+};

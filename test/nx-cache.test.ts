@@ -1,0 +1,173 @@
+/**
+ * The caching claims, proved with the real `nx` CLI in a scratch workspace. The steps run in order
+ * and build on each other's cache.
+ */
+import { readFileSync } from 'node:fs';
+import { tableFromIPC } from 'apache-arrow';
+import { parquetReadObjects } from 'hyparquet';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { DEFAULT_PRESETS, Experiment, loadExperiment } from '../rules/experiment';
+import { ScratchWorkspace } from './support/workspace';
+
+const SHORT_TRAINING = '{ training: { steps: 300 } }';
+const SGLD = 'steps: 200, warmup: 20, eval_every: 20, batch_size: 32';
+
+const experiment = (targetB = 'seed: 2', samplerB = `seed: 2, overrides: { ${SGLD}, precond: rmsprop }`) => `experiment: cachetest
+targets:
+  - { model: small, data: small, seed: 1, overrides: ${SHORT_TRAINING} }
+  - { model: small, data: small, ${targetB}, overrides: ${SHORT_TRAINING} }
+samplers:
+  - { name: sgld, seed: 1, overrides: { ${SGLD} } }
+  - { name: sgld, ${samplerB} }
+`;
+
+/** The same experiment with comments, block style and every mapping's keys in another order. */
+const REWRITTEN = `# A comment at the top.
+samplers:
+  - overrides: { eval_every: 20, batch_size: 32, warmup: 20, steps: 200 }   # same settings
+    seed: 1
+    name: sgld
+  - name: sgld
+    overrides:
+      precond: rmsprop
+      batch_size: 32
+      eval_every: 20
+      warmup: 20
+      steps: 200
+    seed: 2
+targets:
+  - overrides: { training: { steps: 300 } }
+    seed: 1
+    data: small
+    model: small
+  # the second target
+  - { seed: 2, overrides: ${SHORT_TRAINING}, data: small, model: small, teacher: _null }
+experiment: cachetest
+`;
+
+describe('Nx graph and cache', () => {
+  let ws: ScratchWorkspace;
+  const resolve = (): Promise<Experiment> => loadExperiment({ root: ws.root, presets: DEFAULT_PRESETS }, ws.path('config/experiments.yaml'));
+  const tasksOf = (exp: Experiment) => [...exp.targets.map((t) => `${t.id}:build-target`), ...exp.runs.map((r) => `${r.id}:sample`), 'cachetest:aggregate'].sort();
+  let original: Experiment;
+
+  beforeAll(async () => {
+    ws = new ScratchWorkspace(experiment());
+    original = await resolve();
+  });
+  afterAll(() => ws.dispose());
+
+  it('lists one project per target, per (target, sampler) and per experiment', () => {
+    const r = ws.nx('show', 'projects');
+    expect(r.status).toBe(0);
+    const names = r.output.trim().split('\n').sort();
+    expect(names).toEqual([...original.targets.map((t) => t.id), ...original.runs.map((x) => x.id), 'cachetest'].sort());
+  });
+
+  it('writes the project graph with target ← run ← experiment edges', () => {
+    const r = ws.nx('graph', '--file=graph.json');
+    expect(r.status).toBe(0);
+    const graph = JSON.parse(readFileSync(ws.path('graph.json'), 'utf8')).graph;
+    for (const run of original.runs) expect(graph.dependencies[run.id]).toEqual([{ source: run.id, target: run.target, type: 'implicit' }]);
+    expect(graph.dependencies.cachetest.map((d: { target: string }) => d.target).sort()).toEqual(original.runs.map((x) => x.id).sort());
+  });
+
+  it('runs every task the first time and writes the table', () => {
+    const r = ws.nx('run-many', '-t', 'sample');
+    expect(r.status, r.output).toBe(0);
+    expect(r.ran).toEqual(tasksOf(original));
+    expect(r.cached).toEqual([]);
+    for (const run of original.runs) expect(ws.exists(`artifacts/runs/${run.id}/analysis.json`)).toBe(true);
+    expect(ws.exists('artifacts/experiments/cachetest/llc_runs.parquet')).toBe(true);
+    expect(ws.exists('artifacts/experiments/cachetest/llc_runs.arrow')).toBe(true);
+  });
+
+  it('writes llc_runs with exactly this experiment’s runs, readable by an independent Parquet reader', async () => {
+    const file = ws.read('artifacts/experiments/cachetest/llc_runs.parquet');
+    const rows = (await parquetReadObjects({ file: file.buffer.slice(file.byteOffset, file.byteOffset + file.byteLength) })) as Record<string, unknown>[];
+    expect(rows.map((r) => r.run_id).sort()).toEqual(original.runs.map((r) => r.id).sort());
+    for (const row of rows) {
+      const analysis = JSON.parse(ws.read(`artifacts/runs/${row.run_id}/analysis.json`).toString());
+      expect(row).toMatchObject({ experiment: 'cachetest', target_id: analysis.target_id, sampler: 'sgld', chains: 4, llc_mean: analysis.llc.mean, llc_std: analysis.llc.std });
+    }
+    const arrow = tableFromIPC(ws.read('artifacts/experiments/cachetest/llc_runs.arrow'));
+    expect(arrow.numRows).toBe(rows.length);
+  });
+
+  it('writes each run’s traces as Arrow IPC: one row per chain and draw, λ̂ = nβ(L_n − L0)', () => {
+    const run = original.runs[0];
+    const analysis = JSON.parse(ws.read(`artifacts/runs/${run.id}/analysis.json`).toString());
+    const traces = tableFromIPC(ws.read(`artifacts/runs/${run.id}/traces.arrow`));
+    expect(traces.numRows).toBe(analysis.llc.chains * analysis.llc.draws);
+    const Ln = traces.getChild('Ln')!.toArray() as Float64Array;
+    const llc = traces.getChild('llc')!.toArray() as Float64Array;
+    for (let i = 0; i < traces.numRows; i++) expect(llc[i]).toBeCloseTo(analysis.temperature.n_beta * (Ln[i] - analysis.L0), 10);
+    expect(llc.reduce((a, b) => a + b, 0) / llc.length).toBeCloseTo(analysis.llc.mean, 10);
+  });
+
+  it('a second run is 100% cache hits', () => {
+    const r = ws.nx('run-many', '-t', 'sample');
+    expect(r.status, r.output).toBe(0);
+    expect(r.ran).toEqual([]);
+    expect(r.cached).toEqual([...tasksOf(original), 'cachetest:sample'].sort());
+    expect(r.output).toMatch(/Nx read the output from the cache instead of running the command for (\d+) out of \1 tasks/);
+  });
+
+  it('a comment or key-order edit reruns nothing', async () => {
+    ws.write('config/experiments.yaml', REWRITTEN);
+    expect(tasksOf(await resolve())).toEqual(tasksOf(original));
+    const r = ws.nx('run-many', '-t', 'sample');
+    expect(r.status, r.output).toBe(0);
+    expect(r.ran).toEqual([]);
+  });
+
+  it('editing one sampler entry reruns that sampler on each target, and the aggregate', async () => {
+    ws.write('config/experiments.yaml', experiment(undefined, `seed: 2, overrides: { ${SGLD.replace('steps: 200', 'steps: 240')}, precond: rmsprop }`));
+    const edited = await resolve();
+    const newRuns = edited.runs.filter((r) => !original.runs.some((o) => o.id === r.id));
+    expect(newRuns.map((r) => r.target).sort()).toEqual(original.targets.map((t) => t.id).sort());
+    const r = ws.nx('run-many', '-t', 'sample');
+    expect(r.status, r.output).toBe(0);
+    expect(r.ran).toEqual([...newRuns.map((x) => `${x.id}:sample`), 'cachetest:aggregate'].sort());
+  });
+
+  it('editing one target reruns its build, its samples and the aggregate', async () => {
+    const before = await resolve();
+    ws.write('config/experiments.yaml', experiment('seed: 3'));
+    const edited = await resolve();
+    const newTarget = edited.targets.find((t) => !before.targets.some((b) => b.id === t.id))!;
+    const r = ws.nx('run-many', '-t', 'sample');
+    expect(r.status, r.output).toBe(0);
+    expect(r.ran).toEqual([`${newTarget.id}:build-target`, ...edited.runs.filter((x) => x.target === newTarget.id).map((x) => `${x.id}:sample`), 'cachetest:aggregate'].sort());
+  });
+
+  it('a change to the sampler code reruns the sample tasks, not the builds', async () => {
+    const current = await resolve();
+    ws.append('packages/llc/src/samplers/sgld.ts', '\n// an edit\n');
+    const r = ws.nx('run-many', '-t', 'sample');
+    expect(r.status, r.output).toBe(0);
+    expect(r.ran).toEqual([...current.runs.map((x) => `${x.id}:sample`), 'cachetest:aggregate'].sort());
+  });
+
+  it('a change to the training code rebuilds; byte-identical parameters keep the samples cached', async () => {
+    const current = await resolve();
+    const params = current.targets.map((t) => ws.read(`artifacts/targets/${t.id}/params.npy`));
+    ws.append('packages/llc/src/train.ts', '\n// an edit\n');
+    const r = ws.nx('run-many', '-t', 'sample');
+    expect(r.status, r.output).toBe(0);
+    expect(r.ran).toEqual(current.targets.map((t) => `${t.id}:build-target`).sort());
+    current.targets.forEach((t, i) => expect(ws.read(`artifacts/targets/${t.id}/params.npy`).equals(params[i])).toBe(true));
+  });
+
+  it('restores deleted artifacts from the cache', async () => {
+    const current = await resolve();
+    const table = ws.read('artifacts/experiments/cachetest/llc_runs.parquet');
+    ws.remove('artifacts');
+    expect(ws.exists('artifacts')).toBe(false);
+    const r = ws.nx('run-many', '-t', 'sample');
+    expect(r.status, r.output).toBe(0);
+    expect(r.ran).toEqual([]);
+    for (const run of current.runs) expect(ws.exists(`artifacts/runs/${run.id}/traces.arrow`)).toBe(true);
+    expect(ws.read('artifacts/experiments/cachetest/llc_runs.parquet').equals(table)).toBe(true);
+  });
+});
