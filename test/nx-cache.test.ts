@@ -84,7 +84,7 @@ describe('Nx graph and cache', () => {
 
   it('writes llc_runs with exactly this experiment’s runs, readable by an independent Parquet reader', async () => {
     const file = ws.read('artifacts/experiments/cachetest/llc_runs.parquet');
-    const rows = (await parquetReadObjects({ file: file.buffer.slice(file.byteOffset, file.byteOffset + file.byteLength) })) as Record<string, unknown>[];
+    const rows = (await parquetReadObjects({ file: new Uint8Array(file).buffer })) as Record<string, unknown>[];
     expect(rows.map((r) => r.run_id).sort()).toEqual(original.runs.map((r) => r.id).sort());
     for (const row of rows) {
       const analysis = JSON.parse(ws.read(`artifacts/runs/${row.run_id}/analysis.json`).toString());

@@ -31,10 +31,11 @@ function problem(chains: number, dtype: 'float32' | 'float64' = 'float64', batch
   return { kernel, center, temperature, L0: L0[0] };
 }
 
-const OPTIONS = { steps: 30, warmup: 4, batch_size: 8, step_size: 1e-3, precond: 'none', beta1: 0.9, beta2: 0.99, eps: 1e-8, bias_correction: true, eval_every: 1, chains: 2, dtype: 'float64' } as const;
+type SgldOptions = Parameters<typeof sgld.run>[1];
+const OPTIONS: SgldOptions = { steps: 30, warmup: 4, batch_size: 8, step_size: 1e-3, precond: 'none', beta1: 0.9, beta2: 0.99, eps: 1e-8, bias_correction: true, eval_every: 1, chains: 2, dtype: 'float64' };
 
 /** SPEC §4, written out directly: the losses at every step after the burn-in. */
-function specTrajectory(o: typeof OPTIONS & { precond: string; bias_correction: boolean }, seed: number): Float64Array {
+function specTrajectory(o: SgldOptions, seed: number): Float64Array {
   const chains = o.chains;
   const { kernel } = problem(chains);
   const key = keyFromSeed(seed);
