@@ -39,6 +39,13 @@ export interface SamplerResult {
   timing: { warmup_s: number; sampling_s: number };
   /** Sampler-specific results for analysis.json (adapted step size, acceptance rate, …). */
   diagnostics: Record<string, unknown>;
+  /**
+   * λ̂ per chain when the sampler estimates it other than as nβ·(mean L_n − L0) over its draws
+   * (VI's control-variate estimate). The reported λ̂ is then the mean of these.
+   */
+  llcPerChain?: number[];
+  /** Per-step optimisation curves (VI's ELBO, gradient norm, …), chains × steps, row-major by chain. */
+  optimization?: { steps: number; curves: Record<string, Float64Array> };
 }
 
 export interface Progress {
