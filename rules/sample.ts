@@ -43,8 +43,11 @@ export const sampleRule: Rule<RunSpec> = {
       ctx.log(`${p.phase} ${p.done}/${p.total}${p.llc === undefined ? '' : `  running λ̂ ${p.llc.toPrecision(5)}`}`),
     );
     const llc = llcTrace(result.Ln, L0s[0], temp.nBeta);
-    const summary = summarizeLlc(llc, result.chains, result.draws);
-    ctx.log(`λ̂ = ${summary.mean.toPrecision(6)} (std ${summary.std.toPrecision(4)}) from ${result.chains} × ${result.draws} draws`);
+    const summary = summarizeLlc(llc, result.chains, result.draws, result.llcPerChain);
+    ctx.log(
+      `λ̂ = ${summary.mean.toPrecision(6)} ± ${summary.mcse.toPrecision(3)} (MCSE) from ${result.chains} × ${result.draws} draws; ` +
+        `ESS bulk ${summary.ess_bulk.toFixed(0)}, tail ${summary.ess_tail.toFixed(0)}, R̂ ${summary.r_hat.toFixed(3)}`,
+    );
 
     const analysis = {
       run_id: spec.id,
@@ -59,7 +62,7 @@ export const sampleRule: Rule<RunSpec> = {
       kernel: kernel.name,
       L0: L0s[0],
       L0_float64: target.meta.L0,
-      llc: { ...summary, chains: result.chains, draws: result.draws },
+      llc: summary,
       work: result.work,
       timing: { ...result.timing, total_s: (performance.now() - started) / 1000 },
       diagnostics: result.diagnostics,

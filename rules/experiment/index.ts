@@ -146,7 +146,7 @@ interface SamplerSetting {
 async function resolveSampler(ws: Workspace, entry: Sourced): Promise<SamplerSetting> {
   const e = validate(SamplerEntry, entry, 'a sampler entry');
   if (!isSamplerName(e.name)) {
-    const known = [...SAMPLER_NAMES];
+    const known = [...SAMPLER_NAMES].sort();
     throw new ConfigError([
       problemAt(entry.originOf(['name']), [], `unknown sampler "${e.name}"${suggestion(e.name, known)} (available: ${known.join(', ')})`),
     ]);

@@ -18,8 +18,12 @@ export interface StepSampler<S> {
   /** Advances every chain one step, in place (allocation-free steps keep big models fast). */
   step(state: S, key: Key, phase: Phase, stepIndex: number): StepInfo | void;
   positions(state: S): FloatArray;
-  /** Per-chain cost of one step. */
-  cost: { fge: number; grads: number };
+  /** L_n at the current positions when the step already computed it (saves a forward pass per draw). */
+  losses?(state: S): Float64Array;
+  /** Work done so far, per chain: gradients evaluated and their cost in full-gradient equivalents. */
+  work(state: S): { grads: number; fge: number };
+  /** Sampler-specific results at the end of the run (adapted step sizes, acceptance, …). */
+  diagnostics?(state: S): Record<string, unknown>;
 }
 
 export interface LoopOptions {
@@ -71,18 +75,24 @@ export function runChains<S>(sampler: StepSampler<S>, problem: SamplingProblem, 
     report('warmup', t + 1, opts.warmup);
   }
   const warmupEnd = performance.now();
+  const warmupWork = sampler.work(state);
+  let fullLossEvals = 0;
 
   let llcSum = 0;
   for (let t = 0; t < draws * opts.recordEvery; t++) {
     const info = sampler.step(state, fold(stepKey, opts.warmup + t), 'sampling', t);
     if ((t + 1) % opts.recordEvery !== 0) continue;
     const k = (t + 1) / opts.recordEvery - 1;
-    kernel.loss(sampler.positions(state), loss);
-    for (let c = 0; c < chains; c++) {
-      Ln[c * draws + k] = loss[c];
-      llcSum += temperature.nBeta * (loss[c] - L0);
+    const known = sampler.losses?.(state);
+    if (!known) {
+      kernel.loss(sampler.positions(state), loss);
+      fullLossEvals += chains;
     }
-    fge[k] = (opts.warmup + t + 1) * sampler.cost.fge;
+    for (let c = 0; c < chains; c++) {
+      Ln[c * draws + k] = (known ?? loss)[c];
+      llcSum += temperature.nBeta * (Ln[c * draws + k] - L0);
+    }
+    fge[k] = sampler.work(state).fge;
     seconds[k] = (performance.now() - start) / 1000;
     if (info) {
       for (const [name, values] of Object.entries(info)) {
@@ -93,6 +103,7 @@ export function runChains<S>(sampler: StepSampler<S>, problem: SamplingProblem, 
     report('sampling', k + 1, draws, llcSum / ((k + 1) * chains));
   }
   const end = performance.now();
+  const totalWork = sampler.work(state);
 
   return {
     chains,
@@ -102,12 +113,12 @@ export function runChains<S>(sampler: StepSampler<S>, problem: SamplingProblem, 
     seconds,
     traces,
     work: {
-      fge_warmup: opts.warmup * sampler.cost.fge,
-      fge_sampling: draws * opts.recordEvery * sampler.cost.fge,
-      grad_evals: chains * (opts.warmup + draws * opts.recordEvery) * sampler.cost.grads,
-      full_loss_evals: chains * draws,
+      fge_warmup: warmupWork.fge,
+      fge_sampling: totalWork.fge - warmupWork.fge,
+      grad_evals: chains * totalWork.grads,
+      full_loss_evals: fullLossEvals,
     },
     timing: { warmup_s: (warmupEnd - start) / 1000, sampling_s: (end - warmupEnd) / 1000 },
-    diagnostics: {},
+    diagnostics: sampler.diagnostics?.(state) ?? {},
   };
 }

@@ -57,7 +57,7 @@ export const sgld: SamplerModule<typeof options> = {
     const eps = o.step_size;
 
     const sampler: StepSampler<State> = {
-      cost: { fge: B / n, grads: 1 },
+      work: (s) => ({ grads: s.t, fge: (s.t * B) / n }),
       init: (positions) => ({
         w: positions,
         m: arrayFor(kernel.dtype, chains * d),

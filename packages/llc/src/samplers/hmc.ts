@@ -1,0 +1,323 @@
+/**
+ * Hamiltonian Monte Carlo with Stan's window adaptation (Hoffman & Gelman 2014, §3.2; Stan
+ * Reference Manual, "HMC algorithm parameters"), on the localized tempered posterior
+ *   U(w) = −log π(w) = nβ·L_n(w) + (γ/2)·‖w − w*‖².
+ *
+ * Per chain: a diagonal inverse mass matrix and a step size, both adapted during the warm-up:
+ *   - the step size by Nesterov dual averaging toward `target_acceptance` (t0 = 10, γ = 0.05,
+ *     κ = 0.75), restarted with μ = log(10·ε) after each slow window;
+ *   - the inverse mass from the Welford variance of the positions in doubling slow windows
+ *     (initial buffer 75, first window 25, final buffer 50, scaled to 15%/10% for short warm-ups),
+ *     regularised as (c/(c+5))·var + 1e-3·5/(c+5).
+ * Unlike the reference, the warm-up is the burn-in: chains continue from their adapted state.
+ * Then `draws` transitions of `num_integration_steps` leapfrog steps with a Metropolis correction;
+ * a transition whose energy error exceeds 1000 is a divergence.
+ */
+import { z } from 'zod';
+import { arrayFor, FloatArray } from '../mlp';
+import { fillNormal, fillUniform, fold, Key } from '../rng';
+import { runChains, StepSampler } from './loop';
+import type { SamplerModule, SamplingProblem } from './types';
+
+const options = z
+  .strictObject({
+    draws: z.int().min(1),
+    warmup: z.int().min(0),
+    num_integration_steps: z.int().min(1),
+    step_size: z.number().positive(),
+    step_size_jitter: z.number().min(0).lt(1),
+    adapt_step_size: z.boolean(),
+    adapt_mass_matrix: z.boolean(),
+    target_acceptance: z.number().gt(0).lt(1),
+    chains: z.int().min(1).max(1024),
+    dtype: z.enum(['float32', 'float64']),
+  })
+  .superRefine((o, ctx) => {
+    if (o.warmup === 0 && (o.adapt_step_size || o.adapt_mass_matrix))
+      ctx.addIssue({ code: 'custom', path: ['warmup'], message: 'is 0, so nothing can be adapted: set warmup > 0, or adapt_step_size and adapt_mass_matrix to false' });
+  });
+type Options = z.infer<typeof options>;
+
+const DIVERGENCE = 1000;
+const DA = { t0: 10, gamma: 0.05, kappa: 0.75 };
+
+/** Stan's slow windows: [start, end) intervals of the warm-up in which the metric is estimated. */
+export function slowWindows(warmup: number): [number, number][] {
+  if (warmup < 20) return [];
+  let init = 75;
+  let term = 50;
+  let base = 25;
+  if (init + term + base > warmup) {
+    init = Math.floor(0.15 * warmup);
+    term = Math.floor(0.1 * warmup);
+    base = warmup - init - term;
+  }
+  const windows: [number, number][] = [];
+  const last = warmup - term;
+  for (let start = init, size = base; start < last; size *= 2) {
+    // A window stretches to the final buffer when the next (doubled) one would not fit.
+    const end = start + size + 2 * size > last ? last : start + size;
+    windows.push([start, end]);
+    start = end;
+  }
+  return windows;
+}
+
+interface DualAveraging {
+  mu: Float64Array;
+  logStep: Float64Array;
+  logStepAvg: Float64Array;
+  hBar: Float64Array;
+  count: number;
+}
+
+interface State {
+  q: FloatArray;
+  p: FloatArray;
+  grad: FloatArray; // ∇U at q
+  loss: Float64Array; // L_n at q
+  qNew: FloatArray;
+  gradNew: FloatArray;
+  lossNew: Float64Array;
+  noise: Float64Array;
+  uniform: Float64Array;
+  invMass: Float64Array; // chains × d
+  step: Float64Array; // per chain
+  da: DualAveraging;
+  welfordMean: Float64Array;
+  welfordM2: Float64Array;
+  welfordCount: number;
+  gradEvals: number;
+  divergences: { warmup: number; sampling: number };
+  acceptSum: number;
+  acceptCount: number;
+}
+
+function restartDualAveraging(da: DualAveraging, step: Float64Array): void {
+  for (let c = 0; c < step.length; c++) {
+    da.mu[c] = Math.log(10 * step[c]);
+    da.logStep[c] = Math.log(step[c]);
+    da.logStepAvg[c] = 0;
+    da.hBar[c] = 0;
+  }
+  da.count = 0;
+}
+
+function makeHmc(problem: SamplingProblem, o: Options): StepSampler<State> {
+  const { kernel, center, temperature } = problem;
+  const { d, n, chains } = kernel;
+  const { nBeta, gamma } = temperature;
+  const L = o.num_integration_steps;
+  const windows = slowWindows(o.warmup);
+  const windowEnds = new Set(windows.map(([, end]) => end - 1));
+  const inWindow = (t: number) => windows.some(([a, b]) => t >= a && t < b);
+
+  /** ∇U and L_n at `q` for every chain. */
+  const gradient = (s: State, q: FloatArray, grad: FloatArray, loss: Float64Array) => {
+    kernel.lossGrad(q, null, n, grad, loss);
+    s.gradEvals++;
+    for (let c = 0; c < chains; c++)
+      for (let j = 0; j < d; j++) {
+        const i = c * d + j;
+        grad[i] = nBeta * grad[i] + gamma * (q[i] - center[j]);
+      }
+  };
+
+  const potential = (q: FloatArray, loss: Float64Array, c: number) => {
+    let r2 = 0;
+    for (let j = 0; j < d; j++) r2 += (q[c * d + j] - center[j]) ** 2;
+    return nBeta * loss[c] + 0.5 * gamma * r2;
+  };
+
+  const kinetic = (s: State, p: FloatArray, c: number) => {
+    let k = 0;
+    for (let j = 0; j < d; j++) k += s.invMass[c * d + j] * p[c * d + j] ** 2;
+    return 0.5 * k;
+  };
+
+  /**
+   * One HMC transition for every chain with steps `step` (per chain) and the given number of
+   * leapfrog steps. Returns per-chain acceptance probabilities and energies; accepted chains move.
+   */
+  const transition = (s: State, key: Key, leapfrogSteps: number, step: Float64Array) => {
+    fillNormal(fold(key, 0), s.noise);
+    fillUniform(fold(key, 1), s.uniform);
+    for (let i = 0; i < chains * d; i++) s.p[i] = s.noise[i] / Math.sqrt(s.invMass[i]);
+    const h0 = Float64Array.from({ length: chains }, (_, c) => potential(s.q, s.loss, c) + kinetic(s, s.p, c));
+    s.qNew.set(s.q);
+    s.gradNew.set(s.grad);
+    for (let l = 0; l < leapfrogSteps; l++) {
+      for (let c = 0; c < chains; c++) {
+        const e = step[c];
+        for (let j = 0; j < d; j++) {
+          const i = c * d + j;
+          s.p[i] -= 0.5 * e * s.gradNew[i];
+          s.qNew[i] += e * s.invMass[i] * s.p[i];
+        }
+      }
+      gradient(s, s.qNew, s.gradNew, s.lossNew);
+      for (let c = 0; c < chains; c++) {
+        const e = step[c];
+        for (let j = 0; j < d; j++) s.p[c * d + j] -= 0.5 * e * s.gradNew[c * d + j];
+      }
+    }
+    const accept = new Float64Array(chains);
+    const energy = new Float64Array(chains);
+    const diverged = new Float64Array(chains);
+    for (let c = 0; c < chains; c++) {
+      const h1 = potential(s.qNew, s.lossNew, c) + kinetic(s, s.p, c);
+      const dH = h1 - h0[c];
+      const ok = Number.isFinite(dH);
+      accept[c] = ok ? Math.min(1, Math.exp(-dH)) : 0;
+      diverged[c] = !ok || dH > DIVERGENCE ? 1 : 0;
+      const moved = s.uniform[c] < accept[c];
+      if (moved) {
+        s.q.set(s.qNew.subarray(c * d, (c + 1) * d), c * d);
+        s.grad.set(s.gradNew.subarray(c * d, (c + 1) * d), c * d);
+        s.loss[c] = s.lossNew[c];
+      }
+      energy[c] = moved ? h1 : h0[c];
+    }
+    return { accept, energy, diverged };
+  };
+
+  /** ε·U(1 − j, 1 + j) per chain: varying the trajectory length breaks the near-periodicity of fixed-length trajectories. */
+  const jitteredStep = new Float64Array(chains);
+  const jitterUniform = new Float64Array(chains);
+  const jittered = (s: State, key: Key) => {
+    fillUniform(fold(key, 2), jitterUniform);
+    for (let c = 0; c < chains; c++) jitteredStep[c] = s.step[c] * (1 + o.step_size_jitter * (2 * jitterUniform[c] - 1));
+    return jitteredStep;
+  };
+
+  /**
+   * Stan's heuristic: from the current ε, double (or halve) until the acceptance probability of one
+   * leapfrog step crosses 1/2; the first ε past the crossing is kept. Positions do not move.
+   */
+  const findReasonableStep = (s: State, key: Key) => {
+    const direction = new Float64Array(chains);
+    const done = new Uint8Array(chains);
+    const qKeep = Float64Array.from(s.q);
+    const gKeep = Float64Array.from(s.grad);
+    const lKeep = Float64Array.from(s.loss);
+    for (let iter = 0; iter < 100 && done.some((x) => !x); iter++) {
+      const { accept } = transition(s, fold(key, iter), 1, s.step);
+      s.q.set(qKeep);
+      s.grad.set(gKeep);
+      s.loss.set(lKeep);
+      for (let c = 0; c < chains; c++) {
+        if (done[c]) continue;
+        const up = accept[c] > 0.5;
+        if (iter === 0) direction[c] = up ? 1 : -1;
+        else if (up !== direction[c] > 0) {
+          done[c] = 1;
+          continue;
+        }
+        s.step[c] = direction[c] > 0 ? 2 * s.step[c] : s.step[c] / 2;
+      }
+    }
+  };
+
+  return {
+    init(positions, key) {
+      const size = chains * d;
+      const s: State = {
+        q: positions,
+        p: arrayFor(kernel.dtype, size),
+        grad: arrayFor(kernel.dtype, size),
+        loss: new Float64Array(chains),
+        qNew: arrayFor(kernel.dtype, size),
+        gradNew: arrayFor(kernel.dtype, size),
+        lossNew: new Float64Array(chains),
+        noise: new Float64Array(size),
+        uniform: new Float64Array(chains),
+        invMass: new Float64Array(size).fill(1),
+        step: new Float64Array(chains).fill(o.step_size),
+        da: { mu: new Float64Array(chains), logStep: new Float64Array(chains), logStepAvg: new Float64Array(chains), hBar: new Float64Array(chains), count: 0 },
+        welfordMean: new Float64Array(size),
+        welfordM2: new Float64Array(size),
+        welfordCount: 0,
+        gradEvals: 0,
+        divergences: { warmup: 0, sampling: 0 },
+        acceptSum: 0,
+        acceptCount: 0,
+      };
+      gradient(s, s.q, s.grad, s.loss);
+      if (o.adapt_step_size) findReasonableStep(s, key);
+      restartDualAveraging(s.da, s.step);
+      return s;
+    },
+
+    step(s, key, phase, t) {
+      const step = o.step_size_jitter > 0 ? jittered(s, key) : s.step;
+      const { accept, energy, diverged } = transition(s, key, L, step);
+      for (let c = 0; c < chains; c++) if (diverged[c]) s.divergences[phase]++;
+      if (phase === 'sampling') {
+        for (let c = 0; c < chains; c++) s.acceptSum += accept[c];
+        s.acceptCount += chains;
+        return { acceptance_rate: accept, energy, diverging: diverged, step_size: Float64Array.from(s.step) };
+      }
+      const da = s.da;
+      if (o.adapt_step_size) {
+        da.count++;
+        const eta = 1 / (da.count + DA.t0);
+        const w = Math.pow(da.count, -DA.kappa);
+        for (let c = 0; c < chains; c++) {
+          da.hBar[c] = (1 - eta) * da.hBar[c] + eta * (o.target_acceptance - accept[c]);
+          da.logStep[c] = da.mu[c] - (Math.sqrt(da.count) / DA.gamma) * da.hBar[c];
+          da.logStepAvg[c] = w * da.logStep[c] + (1 - w) * da.logStepAvg[c];
+          s.step[c] = Math.exp(da.logStep[c]);
+        }
+      }
+      if (o.adapt_mass_matrix && inWindow(t)) {
+        s.welfordCount++;
+        for (let i = 0; i < chains * d; i++) {
+          const delta = s.q[i] - s.welfordMean[i];
+          s.welfordMean[i] += delta / s.welfordCount;
+          s.welfordM2[i] += delta * (s.q[i] - s.welfordMean[i]);
+        }
+        if (windowEnds.has(t)) {
+          const cnt = s.welfordCount;
+          for (let i = 0; i < chains * d; i++) s.invMass[i] = (cnt / (cnt + 5)) * (s.welfordM2[i] / (cnt - 1)) + 1e-3 * (5 / (cnt + 5));
+          s.welfordMean.fill(0);
+          s.welfordM2.fill(0);
+          s.welfordCount = 0;
+          if (o.adapt_step_size) {
+            for (let c = 0; c < chains; c++) s.step[c] = Math.exp(da.logStepAvg[c]);
+            findReasonableStep(s, fold(key, 3));
+            restartDualAveraging(da, s.step);
+          }
+        }
+      }
+      // The last warm-up step fixes each chain's step size at its averaged value.
+      if (o.adapt_step_size && t === o.warmup - 1) for (let c = 0; c < chains; c++) s.step[c] = Math.exp(da.logStepAvg[c]);
+    },
+
+    positions: (s) => s.q,
+    losses: (s) => s.loss,
+    work: (s) => ({ grads: s.gradEvals, fge: s.gradEvals }),
+
+    diagnostics(s) {
+      const perChain = <T>(f: (c: number) => T) => Array.from({ length: chains }, (_, c) => f(c));
+      const massSummary = (c: number) => {
+        const v = Array.from(s.invMass.subarray(c * d, (c + 1) * d)).sort((a, b) => a - b);
+        return { min: v[0], median: v[Math.floor(d / 2)], max: v[d - 1] };
+      };
+      return {
+        step_size: Array.from(s.step),
+        inverse_mass: perChain(massSummary),
+        acceptance_rate: s.acceptCount ? s.acceptSum / s.acceptCount : null,
+        divergences: s.divergences,
+        slow_windows: windows,
+      };
+    },
+  };
+}
+
+export const hmc: SamplerModule<typeof options> = {
+  options,
+  precision: (o) => ({ dtype: o.dtype, chains: o.chains, maxBatch: 0 }),
+  run: (problem, o, key, progress) => runChains(makeHmc(problem, o), problem, { warmup: o.warmup, steps: o.draws, recordEvery: 1 }, key, progress),
+};
+
+export default hmc;
