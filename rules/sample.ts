@@ -6,10 +6,12 @@ import { lossFnFor } from '../packages/llc/src/config';
 import { referenceKernel } from '../packages/llc/src/kernels/reference';
 import { llcTrace, summarizeLlc } from '../packages/llc/src/llc';
 import { arrayFor, castTo } from '../packages/llc/src/mlp';
+import { energyPlot, rankPlot, runningMeanPlot, tracePlot } from '../packages/llc/src/plots';
 import { temperature } from '../packages/llc/src/posterior';
 import { keyFromSeed } from '../packages/llc/src/rng';
 import { writeRunArtifact } from '../packages/llc/src/run-artifact';
 import { loadSampler, samplerModulePath } from '../packages/llc/src/samplers';
+import type { SamplerResult } from '../packages/llc/src/samplers/types';
 import type { RunSpec } from './experiment';
 import { Rule, UserError } from './rule';
 import { versions } from './versions';
@@ -79,6 +81,20 @@ export const sampleRule: Rule<RunSpec> = {
       llc,
       ...result.traces,
     };
-    await writeRunArtifact(join(ctx.root, artifactPath.run(spec.id)), analysis, traces);
+    await writeRunArtifact(join(ctx.root, artifactPath.run(spec.id)), analysis, traces, runPlots(spec, llc, result));
   },
 };
+
+/** The plots of SPEC §4 for one run: trace, running mean against work and time, rank, and energy for HMC. */
+function runPlots(spec: RunSpec, llc: Float64Array, r: SamplerResult): Record<string, string> {
+  const shape = { llc, chains: r.chains, draws: r.draws };
+  const name = `${spec.sampler} ${spec.id} on ${spec.target}`;
+  const plots: Record<string, string> = {
+    'trace.svg': tracePlot({ ...shape, title: `λ̂ per draw: ${name}` }),
+    'running-mean-fge.svg': runningMeanPlot({ ...shape, x: r.fge, xLabel: 'gradient work per chain (FGE)', logX: true, title: `Running λ̂ vs work: ${name}` }),
+    'running-mean-time.svg': runningMeanPlot({ ...shape, x: r.seconds, xLabel: 'wall time (s)', logX: true, title: `Running λ̂ vs time: ${name}` }),
+    'rank.svg': rankPlot({ ...shape, title: `Rank plot of λ̂: ${name}` }),
+  };
+  if (r.traces.energy) plots['energy.svg'] = energyPlot({ energy: r.traces.energy, chains: r.chains, draws: r.draws, title: `Energy: ${name}` });
+  return plots;
+}

@@ -1,13 +1,17 @@
-/** A run's artifact: analysis.json (strict JSON) and traces.arrow (one row per chain and draw). */
+/**
+ * A run's artifact: analysis.json (strict JSON), traces.arrow (one row per chain and draw), and the
+ * run's plots as SVG files.
+ */
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { toJson } from './artifacts';
 import { writeDirAtomic, writeFileAtomic } from './atomic';
 import { Columns, writeArrowFile } from './tables';
 
-export async function writeRunArtifact(dir: string, analysis: object, traces: Columns): Promise<void> {
+export async function writeRunArtifact(dir: string, analysis: object, traces: Columns, plots: Record<string, string>): Promise<void> {
   await writeDirAtomic(dir, (tmp) => {
     writeArrowFile(join(tmp, 'traces.arrow'), traces);
+    for (const [name, svg] of Object.entries(plots)) writeFileAtomic(join(tmp, name), svg);
     writeFileAtomic(join(tmp, 'analysis.json'), toJson(analysis));
   });
 }

@@ -1,0 +1,377 @@
+/**
+ * The run plots: the numbers behind them (running-mean band, rank histograms, E-BFMI) against
+ * direct computations and hand-made cases, and every document checked as well-formed,
+ * self-contained, deterministic SVG, including for diverged (NaN/Infinity) and degenerate runs.
+ */
+import { describe, expect, it } from 'vitest';
+import { ebfmi, energyPlot, rankHistograms, rankPlot, runningMeanBand, runningMeanPlot, tracePlot } from '../packages/llc/src/plots';
+import { fillNormal, fillUniform, keyFromSeed } from '../packages/llc/src/rng';
+
+interface Element {
+  name: string;
+  attributes: Record<string, string>;
+  children: Element[];
+  text: string;
+}
+
+/**
+ * A strict little XML reader, enough for what the plots write: elements, quoted attributes, text
+ * and the five predefined entities. It throws on anything unbalanced, unquoted, duplicated or
+ * stray, which is what a browser's XML parser would reject.
+ */
+function parseXml(source: string): Element {
+  const token = /<\/([A-Za-z][\w:-]*)\s*>|<([A-Za-z][\w:-]*)((?:\s+[A-Za-z][\w:-]*="[^"<]*")*)\s*(\/?)>|([^<]+)|(<)/gy;
+  const root: Element = { name: '#document', attributes: {}, children: [], text: '' };
+  const stack = [root];
+  const entities: Record<string, string> = { amp: '&', lt: '<', gt: '>', quot: '"', apos: "'" };
+  const decode = (s: string) => {
+    const stray = s.replace(/&(amp|lt|gt|quot|apos);/g, '');
+    if (stray.includes('&') || stray.includes('>')) throw new Error(`unescaped character in ${JSON.stringify(s.slice(0, 60))}`);
+    return s.replace(/&(amp|lt|gt|quot|apos);/g, (_, name: string) => entities[name]);
+  };
+  for (let m = token.exec(source); m; m = token.exec(source)) {
+    const [, closing, opening, attributeText, selfClosing, content, stray] = m;
+    if (stray) throw new Error(`malformed tag at ${m.index}: ${source.slice(m.index, m.index + 60)}`);
+    const top = stack[stack.length - 1];
+    if (content !== undefined) {
+      if (top === root && content.trim() !== '') throw new Error('text outside the root element');
+      top.text += decode(content);
+    } else if (closing) {
+      if (closing !== top.name) throw new Error(`</${closing}> closes <${top.name}>`);
+      stack.pop();
+    } else {
+      const element: Element = { name: opening, attributes: {}, children: [], text: '' };
+      for (const [, name, value] of attributeText.matchAll(/([A-Za-z][\w:-]*)="([^"]*)"/g)) {
+        if (name in element.attributes) throw new Error(`duplicate attribute ${name} on <${opening}>`);
+        element.attributes[name] = decode(value);
+      }
+      top.children.push(element);
+      if (!selfClosing) stack.push(element);
+    }
+  }
+  if (token.lastIndex !== 0 && token.lastIndex !== source.length) throw new Error(`unparsed input at ${token.lastIndex}`);
+  if (stack.length !== 1) throw new Error(`<${stack[stack.length - 1].name}> is never closed`);
+  if (root.children.length !== 1) throw new Error(`expected one root element, got ${root.children.length}`);
+  return root.children[0];
+}
+
+function* walk(element: Element): Generator<Element> {
+  yield element;
+  for (const child of element.children) yield* walk(child);
+}
+
+function find(root: Element, predicate: (e: Element) => boolean): Element[] {
+  return [...walk(root)].filter(predicate);
+}
+
+const withClass = (root: Element, name: string) => find(root, (e) => (e.attributes.class ?? '').split(' ').includes(name));
+
+/** Everything every plot must satisfy; returns the parsed document for plot-specific checks. */
+function checkDocument(svg: string, title: string): Element {
+  const root = parseXml(svg);
+  expect(root.name).toBe('svg');
+  expect(root.attributes.xmlns).toBe('http://www.w3.org/2000/svg');
+  const width = Number(root.attributes.width);
+  const height = Number(root.attributes.height);
+  expect(width).toBeGreaterThan(0);
+  expect(height).toBeGreaterThan(0);
+  expect(root.attributes.viewBox).toBe(`0 0 ${width} ${height}`);
+  expect(root.children[0].name).toBe('title');
+  expect(root.children[0].text).toBe(title);
+  expect(svg).not.toMatch(/NaN|Infinity|undefined/);
+  // Self-contained: nothing to fetch, nothing to run.
+  expect(svg).not.toMatch(/<script|<image|<use|<link|<style|<foreignObject|href=|url\(|@import/i);
+  for (const e of walk(root)) {
+    for (const [name, value] of Object.entries(e.attributes)) {
+      if (['x', 'y', 'x1', 'y1', 'x2', 'y2', 'cx', 'cy', 'r', 'width', 'height'].includes(name)) expect(Number.isFinite(Number(value)), `${e.name}.${name}="${value}"`).toBe(true);
+      if (name === 'points') for (const n of value.split(/[ ,]/)) expect(Number.isFinite(Number(n)), `points ${n}`).toBe(true);
+    }
+  }
+  return root;
+}
+
+function normals(seed: number, n: number, scale = 1, shift = 0): Float64Array {
+  const z = new Float64Array(n);
+  fillNormal(keyFromSeed(seed), z);
+  return z.map((v) => shift + scale * v);
+}
+
+/** A trace whose chains wander, as λ̂ traces do, so the plots have something to draw. */
+function randomWalks(seed: number, chains: number, draws: number): Float64Array {
+  const steps = normals(seed, chains * draws);
+  const out = new Float64Array(chains * draws);
+  for (let c = 0; c < chains; c++) {
+    let level = 5 + c;
+    for (let t = 0; t < draws; t++) out[c * draws + t] = level += 0.1 * steps[c * draws + t];
+  }
+  return out;
+}
+
+function cumulativeFge(draws: number): Float64Array {
+  return Float64Array.from({ length: draws }, (_, t) => 100 * (t + 1));
+}
+
+/** Every plot on one input, so that the cross-cutting properties are checked for all of them. */
+function allPlots(llc: Float64Array, chains: number, draws: number, x = cumulativeFge(draws)): Record<string, string> {
+  return {
+    trace: tracePlot({ llc, chains, draws, title: 'λ̂ trace' }),
+    runningMeanFge: runningMeanPlot({ llc, chains, draws, x, xLabel: 'FGE', logX: true, title: 'running mean vs FGE', reference: { value: 5.5, label: 'analytic λ = 5.5' } }),
+    runningMeanTime: runningMeanPlot({ llc, chains, draws, x, xLabel: 'seconds', logX: false, title: 'running mean vs time' }),
+    rank: rankPlot({ llc, chains, draws, title: 'rank plot' }),
+    energy: energyPlot({ energy: llc, chains, draws, title: 'energy' }),
+  };
+}
+
+/** The plot area of the single-panel plots, in pixels. */
+const FRAME_LEFT = 72;
+const FRAME_WIDTH = 520;
+
+const TITLES: Record<string, string> = { trace: 'λ̂ trace', runningMeanFge: 'running mean vs FGE', runningMeanTime: 'running mean vs time', rank: 'rank plot', energy: 'energy' };
+
+describe('runningMeanBand', () => {
+  it('matches a direct computation of the running mean and its ±1.96·SEM band', () => {
+    const chains = 3;
+    const draws = 25;
+    const llc = normals(11, chains * draws, 2, 7);
+    const { mean, lower, upper, startIndex } = runningMeanBand(llc, chains, draws);
+    expect(startIndex).toBe(10);
+    for (let t = 0; t < draws; t++) {
+      const chainMeans = [0, 1, 2].map((c) => {
+        const prefix = Array.from(llc.subarray(c * draws, c * draws + t + 1));
+        return prefix.reduce((a, b) => a + b, 0) / prefix.length;
+      });
+      const m = chainMeans.reduce((a, b) => a + b, 0) / chains;
+      expect(mean[t]).toBeCloseTo(m, 12);
+      if (t < startIndex) {
+        expect(lower[t]).toBeNaN();
+        expect(upper[t]).toBeNaN();
+        continue;
+      }
+      const sem = Math.sqrt(chainMeans.reduce((a, b) => a + (b - m) ** 2, 0) / (chains - 1)) / Math.sqrt(chains);
+      expect(lower[t]).toBeCloseTo(m - 1.96 * sem, 12);
+      expect(upper[t]).toBeCloseTo(m + 1.96 * sem, 12);
+    }
+    expect(Array.from(mean).every(Number.isFinite)).toBe(true);
+  });
+
+  it('starts the band at the last draw of short runs and has none for one chain', () => {
+    expect(runningMeanBand(normals(1, 2 * 4), 2, 4).startIndex).toBe(3);
+    expect(Number.isFinite(runningMeanBand(normals(1, 2 * 4), 2, 4).upper[3])).toBe(true);
+    const single = runningMeanBand(normals(2, 30), 1, 30);
+    expect(single.startIndex).toBe(30);
+    expect(Array.from(single.upper).every(Number.isNaN)).toBe(true);
+    expect(single.mean[29]).toBeCloseTo(normals(2, 30).reduce((a, b) => a + b, 0) / 30, 12);
+  });
+});
+
+describe('rankHistograms', () => {
+  /** A random permutation of 0..n−1 (Fisher–Yates on uniform draws). */
+  function permutation(seed: number, n: number): Float64Array {
+    const u = new Float64Array(n);
+    fillUniform(keyFromSeed(seed), u);
+    const out = Float64Array.from({ length: n }, (_, i) => i);
+    for (let i = n - 1; i > 0; i--) {
+      const j = Math.floor(u[i] * (i + 1));
+      [out[i], out[j]] = [out[j], out[i]];
+    }
+    return out;
+  }
+
+  it('partitions a permutation exactly: every chain sums to T, every bin to C·T/bins', () => {
+    const chains = 4;
+    const draws = 50;
+    const bins = 10;
+    const counts = rankHistograms(permutation(5, chains * draws), chains, draws, bins);
+    expect(counts).toHaveLength(chains);
+    for (const row of counts) {
+      expect(row).toHaveLength(bins);
+      expect(row.reduce((a, b) => a + b, 0)).toBe(draws);
+    }
+    for (let b = 0; b < bins; b++) expect(counts.reduce((sum, row) => sum + row[b], 0)).toBe((chains * draws) / bins);
+  });
+
+  it('puts a chain holding the smallest values in the lowest bins', () => {
+    const chains = 4;
+    const draws = 20;
+    // Chain c holds the values c·T .. c·T + T − 1, in descending order so that position gives nothing away.
+    const llc = Float64Array.from({ length: chains * draws }, (_, i) => Math.floor(i / draws) * draws + (draws - 1 - (i % draws)));
+    const counts = rankHistograms(llc, chains, draws, 8);
+    expect(counts[0]).toEqual([10, 10, 0, 0, 0, 0, 0, 0]);
+    expect(counts[3]).toEqual([0, 0, 0, 0, 0, 0, 10, 10]);
+  });
+
+  it('averages the ranks of ties and leaves NaN draws out', () => {
+    // All equal: every draw has the middle rank, so everything lands in the middle bin.
+    expect(rankHistograms(new Float64Array(6).fill(1), 2, 3, 3)).toEqual([
+      [0, 3, 0],
+      [0, 3, 0],
+    ]);
+    // Five ranked draws, one per bin: −∞ (chain 1), 1, 2 (chain 0), 3, +∞ (chain 1).
+    expect(rankHistograms(Float64Array.from([NaN, 1, 2, Infinity, -Infinity, 3]), 2, 3, 5)).toEqual([
+      [0, 1, 1, 0, 0],
+      [1, 0, 0, 1, 1],
+    ]);
+  });
+});
+
+describe('ebfmi', () => {
+  it('matches hand-computed values', () => {
+    // Chain 0: E = 0, 2, 0, 2 → Ē = 1, Σ(ΔE)² = 3·4 = 12, Σ(E − Ē)² = 4, E-BFMI = 3.
+    // Chain 1: E = 0, 1, 2, 3 → Ē = 1.5, Σ(ΔE)² = 3, Σ(E − Ē)² = 5, E-BFMI = 0.6.
+    const values = ebfmi(Float64Array.from([0, 2, 0, 2, 0, 1, 2, 3]), 2, 4);
+    expect(values[0]).toBeCloseTo(3, 14);
+    expect(values[1]).toBeCloseTo(0.6, 14);
+  });
+
+  it('is NaN where undefined: one draw, constant energy, non-finite energy', () => {
+    expect(ebfmi(Float64Array.from([4]), 1, 1)[0]).toBeNaN();
+    expect(ebfmi(Float64Array.from([2, 2, 2]), 1, 3)[0]).toBeNaN();
+    expect(ebfmi(Float64Array.from([1, NaN, 3, 1, 2, 4]), 2, 3)[0]).toBeNaN();
+    expect(ebfmi(Float64Array.from([1, NaN, 3, 1, 2, 4]), 2, 3)[1]).toBeGreaterThan(0);
+  });
+});
+
+describe('plots', () => {
+  const chains = 4;
+  const draws = 300;
+  const llc = randomWalks(21, chains, draws);
+  const plots = allPlots(llc, chains, draws);
+
+  it('are well-formed, self-contained and deterministic', () => {
+    const again = allPlots(Float64Array.from(llc), chains, draws);
+    for (const [name, svg] of Object.entries(plots)) {
+      checkDocument(svg, TITLES[name]);
+      expect(again[name], name).toBe(svg);
+    }
+  });
+
+  it('draw one line per chain in the trace plot, with a legend naming each chain', () => {
+    const root = parseXml(plots.trace);
+    const groups = withClass(root, 'chain');
+    expect(groups.map((g) => g.attributes['data-chain'])).toEqual(['0', '1', '2', '3']);
+    for (const g of groups) expect(g.children.map((e) => e.name)).toEqual(['polyline']);
+    expect(new Set(groups.map((g) => g.children[0].attributes.stroke)).size).toBe(chains);
+    const legendText = withClass(root, 'legend')[0].children.filter((e) => e.name === 'text').map((e) => e.text);
+    expect(legendText).toEqual(['chain 0', 'chain 1', 'chain 2', 'chain 3']);
+  });
+
+  it('thin long traces without losing the extremes of a chain', () => {
+    const long = 100_000;
+    const walk = randomWalks(22, 1, long);
+    const svg = tracePlot({ llc: walk, chains: 1, draws: long, title: 'long' });
+    const root = checkDocument(svg, 'long');
+    expect(svg.length).toBeLessThan(100_000);
+    const points = find(root, (e) => e.name === 'polyline').flatMap((p) => p.attributes.points.split(' ').map((pt) => pt.split(',').map(Number)));
+    const ys = points.map(([, y]) => y);
+    // The highest and lowest points drawn sit at the draws where the trace peaks and bottoms out.
+    const xOfDraw = (t: number) => FRAME_LEFT + (t / (long - 1)) * FRAME_WIDTH;
+    const highest = points[ys.indexOf(Math.min(...ys))];
+    const lowest = points[ys.indexOf(Math.max(...ys))];
+    expect(highest[0]).toBeCloseTo(xOfDraw(walk.indexOf(Math.max(...walk))), 1);
+    expect(lowest[0]).toBeCloseTo(xOfDraw(walk.indexOf(Math.min(...walk))), 1);
+  });
+
+  it('put log-x ticks at powers of ten and draw the band and reference line', () => {
+    const root = parseXml(plots.runningMeanFge);
+    const ticks = withClass(withClass(root, 'x-axis')[0], 'tick').map((e) => Number(e.text));
+    expect(ticks.length).toBeGreaterThanOrEqual(2);
+    for (const v of ticks) expect(Math.log10(v)).toBe(Math.round(Math.log10(v)));
+    // FGE runs from 100 to 30000: decades 10² to 10⁵.
+    expect(ticks).toEqual([100, 1000, 10000, 100000]);
+    expect(find(root, (e) => e.name === 'polygon')).toHaveLength(1);
+    expect(withClass(root, 'reference')).toHaveLength(1);
+    expect(find(root, (e) => e.name === 'polyline')).toHaveLength(1);
+    const linear = parseXml(plots.runningMeanTime);
+    expect(withClass(linear, 'reference')).toHaveLength(0);
+  });
+
+  it('skip non-positive x on a log axis', () => {
+    const x = cumulativeFge(draws).map((v, t) => (t < 5 ? -v : t < 10 ? 0 : v));
+    const svg = runningMeanPlot({ llc, chains, draws, x, xLabel: 'FGE', logX: true, title: 'log' });
+    const root = checkDocument(svg, 'log');
+    const points = find(root, (e) => e.name === 'polyline')[0].attributes.points.split(' ');
+    expect(Number(points[0].split(',')[0])).toBeGreaterThanOrEqual(FRAME_LEFT);
+    for (const v of withClass(withClass(root, 'x-axis')[0], 'tick').map((e) => Number(e.text))) expect(Math.log10(v) % 1).toBe(0);
+  });
+
+  it('draw one bar chart per chain in the rank plot, with the uniform level', () => {
+    const root = parseXml(plots.rank);
+    const groups = withClass(root, 'rank-chain');
+    expect(groups).toHaveLength(chains);
+    for (const g of groups) {
+      expect(withClass(g, 'bar')).toHaveLength(20);
+      expect(find(g, (e) => e.name === 'line' && e.attributes['stroke-dasharray'] !== undefined)).toHaveLength(1);
+    }
+    const bars = withClass(groups[2], 'bar').map((b) => Number(b.attributes.height));
+    const counts = rankHistograms(llc, chains, draws, 20)[2];
+    // Bar heights are proportional to the counts.
+    const ratio = Math.max(...bars) / Math.max(...counts);
+    bars.forEach((h, b) => expect(h).toBeCloseTo(counts[b] * ratio, 1));
+    expect(withClass(parseXml(rankPlot({ llc, chains, draws, title: 'r', bins: 7 })), 'bar')).toHaveLength(chains * 7);
+  });
+
+  it('overlay two histograms in the energy plot and report E-BFMI per chain', () => {
+    const root = parseXml(plots.energy);
+    expect(withClass(root, 'histogram')).toHaveLength(2);
+    const legendText = withClass(root, 'legend')[0].children.filter((e) => e.name === 'text').map((e) => e.text);
+    const values = ebfmi(llc, chains, draws);
+    for (let c = 0; c < chains; c++) expect(legendText.some((t) => t.startsWith(`chain ${c}: `))).toBe(true);
+    // Random walks have tiny steps against their spread: every chain is flagged.
+    expect(values.every((v) => v < 0.3)).toBe(true);
+    expect(legendText.filter((t) => t.endsWith('(low)'))).toHaveLength(chains);
+    // White noise has E-BFMI near 2 (independent draws: E(ΔE)² = 2·Var E).
+    expect(ebfmi(normals(3, 20_000), 1, 20_000)[0]).toBeCloseTo(2, 1);
+  });
+
+  it('escape titles', () => {
+    const title = 'a < b & "c" > d';
+    const svg = tracePlot({ llc, chains, draws, title });
+    checkDocument(svg, title);
+    expect(svg).toContain('a &lt; b &amp; &quot;c&quot; &gt; d');
+  });
+
+  it('survive diverged runs: NaN and ±Infinity are skipped', () => {
+    const diverged = Float64Array.from(llc);
+    for (let t = 150; t < draws; t++) diverged[1 * draws + t] = NaN;
+    diverged[2 * draws + 40] = Infinity;
+    diverged[3 * draws + 41] = -Infinity;
+    diverged[0] = NaN;
+    const x = cumulativeFge(draws);
+    x[7] = NaN;
+    x[8] = Infinity;
+    for (const [name, svg] of Object.entries(allPlots(diverged, chains, draws, x))) checkDocument(svg, TITLES[name]);
+    const trace = parseXml(tracePlot({ llc: diverged, chains, draws, title: 't' }));
+    // The gap splits chain 2's line in two; chain 1 stops at the divergence.
+    expect(withClass(trace, 'chain')[2].children.filter((e) => e.name === 'polyline')).toHaveLength(2);
+    expect(withClass(trace, 'chain')[1].children).toHaveLength(1);
+
+    const allBad = Float64Array.from([NaN, Infinity, -Infinity, NaN]);
+    for (const [name, svg] of Object.entries(allPlots(allBad, 2, 2, Float64Array.from([NaN, NaN])))) checkDocument(svg, TITLES[name]);
+  });
+
+  it('survive one chain, one draw and empty runs', () => {
+    for (const [c, t] of [
+      [1, 1],
+      [1, 40],
+      [3, 1],
+      [2, 2],
+      [0, 0],
+      [1, 0],
+    ]) {
+      const data = normals(4, c * t, 1, 3);
+      const docs = allPlots(data, c, t);
+      for (const [name, svg] of Object.entries(docs)) checkDocument(svg, TITLES[name]);
+      if (c === 1 && t === 1) expect(find(parseXml(docs.trace), (e) => e.name === 'circle')).toHaveLength(1);
+      expect(withClass(parseXml(docs.trace), 'chain')).toHaveLength(c);
+      expect(withClass(parseXml(docs.rank), 'rank-chain')).toHaveLength(c);
+    }
+    const constant = new Float64Array(10).fill(2);
+    for (const [name, svg] of Object.entries(allPlots(constant, 2, 5))) checkDocument(svg, TITLES[name]);
+  });
+
+  it('reject traces whose length is not chains × draws', () => {
+    expect(() => tracePlot({ llc: new Float64Array(5), chains: 2, draws: 3, title: 't' })).toThrow(RangeError);
+    expect(() => runningMeanPlot({ llc: new Float64Array(6), chains: 2, draws: 3, x: new Float64Array(2), xLabel: 'x', logX: false, title: 't' })).toThrow(RangeError);
+    expect(() => rankHistograms(new Float64Array(6), 2, 3, 0)).toThrow(RangeError);
+  });
+});
