@@ -35,6 +35,10 @@ const COLUMNS: [string, 'string' | 'int' | 'float', (a: any) => unknown][] = [
   ['llc_std', 'float', (a) => a.llc.std],
   ['llc_min', 'float', (a) => a.llc.min],
   ['llc_max', 'float', (a) => a.llc.max],
+  ['llc_mcse', 'float', (a) => a.llc.mcse],
+  ['ess_bulk', 'float', (a) => a.llc.ess_bulk],
+  ['ess_tail', 'float', (a) => a.llc.ess_tail],
+  ['r_hat', 'float', (a) => a.llc.r_hat],
   ['llc_chain_min', 'float', (a) => Math.min(...a.llc.per_chain)],
   ['llc_chain_max', 'float', (a) => Math.max(...a.llc.per_chain)],
   ['fge_per_chain', 'float', (a) => a.work.fge_warmup + a.work.fge_sampling],
@@ -61,6 +65,6 @@ export const aggregateRule: Rule<AggregateSpec> = {
       writeArrowFile(join(tmp, 'llc_runs.arrow'), columns);
     });
     ctx.log(`llc_runs: ${analyses.length} runs of experiment ${spec.experiment}`);
-    for (const a of analyses as any[]) ctx.log(`  ${a.run_id}  ${a.target_id}  λ̂ = ${a.llc.mean.toPrecision(5)} ± ${a.llc.std.toPrecision(3)} (std)`);
+    for (const a of analyses as any[]) ctx.log(`  ${a.run_id}  ${a.target_id}  λ̂ = ${a.llc.mean.toPrecision(5)} ± ${a.llc.mcse.toPrecision(2)} (MCSE)  R̂ ${a.llc.r_hat.toFixed(3)}`);
   },
 };

@@ -10,6 +10,7 @@ import { energyPlot, rankPlot, runningMeanPlot, tracePlot } from '../packages/ll
 import { temperature } from '../packages/llc/src/posterior';
 import { keyFromSeed } from '../packages/llc/src/rng';
 import { writeRunArtifact } from '../packages/llc/src/run-artifact';
+import type { Columns } from '../packages/llc/src/tables';
 import { loadSampler, samplerModulePath } from '../packages/llc/src/samplers';
 import type { SamplerResult } from '../packages/llc/src/samplers/types';
 import type { RunSpec } from './experiment';
@@ -70,18 +71,7 @@ export const sampleRule: Rule<RunSpec> = {
       diagnostics: result.diagnostics,
       versions: versions(),
     };
-    const draws = result.draws;
-    const rows = result.chains * draws;
-    const traces = {
-      chain: Int32Array.from({ length: rows }, (_, i) => Math.floor(i / draws)),
-      draw: Int32Array.from({ length: rows }, (_, i) => i % draws),
-      fge: Float64Array.from({ length: rows }, (_, i) => result.fge[i % draws]),
-      seconds: Float64Array.from({ length: rows }, (_, i) => result.seconds[i % draws]),
-      Ln: result.Ln,
-      llc,
-      ...result.traces,
-    };
-    await writeRunArtifact(join(ctx.root, artifactPath.run(spec.id)), analysis, traces, runPlots(spec, llc, result));
+    await writeRunArtifact(join(ctx.root, artifactPath.run(spec.id)), analysis, runTables(llc, result), runPlots(spec, llc, result));
   },
 };
 
@@ -96,5 +86,40 @@ function runPlots(spec: RunSpec, llc: Float64Array, r: SamplerResult): Record<st
     'rank.svg': rankPlot({ ...shape, title: `Rank plot of λ̂: ${name}` }),
   };
   if (r.traces.energy) plots['energy.svg'] = energyPlot({ energy: r.traces.energy, chains: r.chains, draws: r.draws, title: `Energy: ${name}` });
+  if (r.optimization?.curves.elbo) {
+    plots['optimization.svg'] = tracePlot({
+      llc: r.optimization.curves.elbo,
+      chains: r.chains,
+      draws: r.optimization.steps,
+      title: `ELBO estimate per optimisation step: ${name}`,
+      yLabel: 'ELBO estimate',
+      xLabel: 'optimisation step',
+    });
+  }
   return plots;
+}
+
+/** One row per chain and draw (traces.arrow) and, for VI, per chain and optimisation step (optimization.arrow). */
+function runTables(llc: Float64Array, r: SamplerResult): Record<string, Columns> {
+  const perChainRows = (count: number) => ({
+    chain: Int32Array.from({ length: r.chains * count }, (_, i) => Math.floor(i / count)),
+    index: Int32Array.from({ length: r.chains * count }, (_, i) => i % count),
+  });
+  const draws = perChainRows(r.draws);
+  const tables: Record<string, Columns> = {
+    'traces.arrow': {
+      chain: draws.chain,
+      draw: draws.index,
+      fge: Float64Array.from(draws.index, (t) => r.fge[t]),
+      seconds: Float64Array.from(draws.index, (t) => r.seconds[t]),
+      Ln: r.Ln,
+      llc,
+      ...r.traces,
+    },
+  };
+  if (r.optimization) {
+    const steps = perChainRows(r.optimization.steps);
+    tables['optimization.arrow'] = { chain: steps.chain, step: steps.index, ...r.optimization.curves };
+  }
+  return tables;
 }

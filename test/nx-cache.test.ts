@@ -12,6 +12,8 @@ import { ScratchWorkspace } from './support/workspace';
 const SHORT_TRAINING = '{ training: { steps: 300 } }';
 const SGLD = 'steps: 200, warmup: 20, eval_every: 20, batch_size: 32';
 
+const HMC = '{ name: hmc, overrides: { draws: 40, warmup: 30 } }';
+
 const experiment = (targetB = 'seed: 2', samplerB = `seed: 2, overrides: { ${SGLD}, precond: rmsprop }`) => `experiment: cachetest
 targets:
   - { model: small, data: small, seed: 1, overrides: ${SHORT_TRAINING} }
@@ -19,6 +21,7 @@ targets:
 samplers:
   - { name: sgld, seed: 1, overrides: { ${SGLD} } }
   - { name: sgld, ${samplerB} }
+  - ${HMC}
 `;
 
 /** The same experiment with comments, block style and every mapping's keys in another order. */
@@ -35,6 +38,7 @@ samplers:
       warmup: 20
       steps: 200
     seed: 2
+  - { overrides: { warmup: 30, draws: 40 }, name: hmc }
 targets:
   - overrides: { training: { steps: 300 } }
     seed: 1
@@ -88,7 +92,7 @@ describe('Nx graph and cache', () => {
     expect(rows.map((r) => r.run_id).sort()).toEqual(original.runs.map((r) => r.id).sort());
     for (const row of rows) {
       const analysis = JSON.parse(ws.read(`artifacts/runs/${row.run_id}/analysis.json`).toString());
-      expect(row).toMatchObject({ experiment: 'cachetest', target_id: analysis.target_id, sampler: 'sgld', chains: 4, llc_mean: analysis.llc.mean, llc_std: analysis.llc.std });
+      expect(row).toMatchObject({ experiment: 'cachetest', target_id: analysis.target_id, sampler: analysis.sampler, chains: 4, llc_mean: analysis.llc.mean, llc_mcse: analysis.llc.mcse, r_hat: analysis.llc.r_hat });
     }
     const arrow = tableFromIPC(ws.read('artifacts/experiments/cachetest/llc_runs.arrow'));
     expect(arrow.numRows).toBe(rows.length);
@@ -141,13 +145,15 @@ describe('Nx graph and cache', () => {
     expect(r.ran).toEqual([`${newTarget.id}:build-target`, ...edited.runs.filter((x) => x.target === newTarget.id).map((x) => `${x.id}:sample`), 'cachetest:aggregate'].sort());
   });
 
-  it('a change to the sampler code reruns the sample tasks, not the builds', async () => {
-    const current = await resolve();
-    ws.append('packages/llc/src/samplers/sgld.ts', '\n// an edit\n');
-    const r = ws.nx('run-many', '-t', 'sample');
-    expect(r.status, r.output).toBe(0);
-    expect(r.ran).toEqual([...current.runs.map((x) => `${x.id}:sample`), 'cachetest:aggregate'].sort());
-  });
+  for (const sampler of ['hmc', 'sgld']) {
+    it(`a change to ${sampler}.ts reruns that sampler's tasks only`, async () => {
+      const current = await resolve();
+      ws.append(`packages/llc/src/samplers/${sampler}.ts`, '\n// an edit\n');
+      const r = ws.nx('run-many', '-t', 'sample');
+      expect(r.status, r.output).toBe(0);
+      expect(r.ran).toEqual([...current.runs.filter((x) => x.sampler === sampler).map((x) => `${x.id}:sample`), 'cachetest:aggregate'].sort());
+    });
+  }
 
   it('a change to the training code rebuilds; byte-identical parameters keep the samples cached', async () => {
     const current = await resolve();

@@ -22,11 +22,14 @@ export interface NxResult {
 export class ScratchWorkspace {
   readonly root = mkdtempSync(join(tmpdir(), 'lh-ws-'));
 
-  constructor(experimentYaml: string) {
+  /** With an experiment file, it replaces the repository's experiments; without, they are kept. */
+  constructor(experimentYaml?: string) {
     for (const entry of COPIED) cpSync(join(REPO, entry), join(this.root, entry), { recursive: true });
-    rmSync(join(this.root, 'config', 'experiments'), { recursive: true, force: true });
     symlinkSync(join(REPO, 'node_modules'), join(this.root, 'node_modules'));
-    this.write('config/experiments.yaml', experimentYaml);
+    if (experimentYaml !== undefined) {
+      rmSync(join(this.root, 'config', 'experiments'), { recursive: true, force: true });
+      this.write('config/experiments.yaml', experimentYaml);
+    }
   }
 
   path(rel: string): string {

@@ -11,6 +11,8 @@ export interface TracePlotOptions {
   draws: number;
   title: string;
   yLabel?: string;
+  /** The quantity along x, one per draw (default "draw"); e.g. "optimisation step" for a VI curve. */
+  xLabel?: string;
 }
 
 export function tracePlot(opts: TracePlotOptions): string {
@@ -33,6 +35,6 @@ export function tracePlot(opts: TracePlotOptions): string {
     frame,
     Array.from({ length: chains }, (_, c) => ({ label: `chain ${c}`, swatch: { colour: colour(c), kind: 'line' as const } })),
   );
-  const body = yAxis(frame, y, opts.yLabel ?? 'λ̂') + xAxis(frame, x, 'draw') + lines.join('') + key.svg;
+  const body = yAxis(frame, y, opts.yLabel ?? 'λ̂') + xAxis(frame, x, opts.xLabel ?? 'draw') + lines.join('') + key.svg;
   return svgDocument(documentSize(frame, key.width), opts.title, body);
 }
