@@ -5,7 +5,7 @@
 import { join } from 'node:path';
 import { writeDirAtomic } from '../packages/llc/src/atomic';
 import { artifactPath } from '../packages/llc/src/artifacts';
-import { readAnalysis } from '../packages/llc/src/run-artifact';
+import { readAnalysis, readTiming } from '../packages/llc/src/run-artifact';
 import { canonicalJson } from '../packages/llc/src/canonical';
 import { writeArrowFile, writeParquetFile } from '../packages/llc/src/tables';
 import type { Rule } from './rule';
@@ -44,6 +44,7 @@ const COLUMNS: [string, 'string' | 'int' | 'float', (a: any) => unknown][] = [
   ['fge_per_chain', 'float', (a) => a.work.fge_warmup + a.work.fge_sampling],
   ['grad_evals', 'float', (a) => a.work.grad_evals],
   ['wall_time_s', 'float', (a) => a.timing.total_s],
+  ['threads', 'int', (a) => a.timing.threads],
   ['kernel', 'string', (a) => a.kernel],
 ];
 
@@ -53,7 +54,11 @@ export const aggregateRule: Rule<AggregateSpec> = {
   outputs: (spec) => [artifactPath.experiment(spec.experiment)],
 
   async run(spec, ctx) {
-    const analyses = spec.runs.map((r) => readAnalysis(join(ctx.root, artifactPath.run(r.id))));
+    // Each row joins a run's analysis with its timing, which is kept apart because it is not reproducible.
+    const analyses = spec.runs.map((r) => {
+      const dir = join(ctx.root, artifactPath.run(r.id));
+      return { ...readAnalysis(dir), timing: readTiming(dir) };
+    });
     const columns: Record<string, Float64Array | Int32Array | string[]> = { experiment: spec.runs.map(() => spec.experiment) };
     for (const [name, type, read] of COLUMNS) {
       const values = analyses.map(read);

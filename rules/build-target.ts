@@ -2,7 +2,9 @@
 import { join } from 'node:path';
 import { artifactPath, writeTargetArtifact } from '../packages/llc/src/artifacts';
 import { layout } from '../packages/llc/src/mlp';
+import { kernelSourceFiles } from '../packages/llc/src/kernels';
 import { buildTarget } from '../packages/llc/src/target';
+import { kernelChoice } from './kernel-choice';
 import type { TargetSpec } from './experiment';
 import { Rule, UserError } from './rule';
 import { versions } from './versions';
@@ -11,7 +13,7 @@ const LOG_EVERY_MS = 2000;
 
 export const buildTargetRule: Rule<TargetSpec> = {
   name: 'build-target',
-  codeEntryPoints: () => [__filename],
+  codeEntryPoints: () => [__filename, ...kernelSourceFiles()],
   outputs: (spec) => [artifactPath.target(spec.id)],
 
   async run(spec, ctx) {
@@ -20,7 +22,7 @@ export const buildTargetRule: Rule<TargetSpec> = {
     const lay = layout(build.model);
     ctx.log(`training ${spec.id}: d = ${lay.d}, n = ${build.data.n_data}, up to ${build.training.steps} steps`);
     let lastLog = started;
-    const built = buildTarget(build, (step, loss) => {
+    const built = buildTarget(build, kernelChoice(), (step, loss) => {
       const now = performance.now();
       if (now - lastLog < LOG_EVERY_MS) return;
       lastLog = now;
@@ -40,6 +42,7 @@ export const buildTargetRule: Rule<TargetSpec> = {
       layout: lay.entries,
       dims: { n: build.data.n_data, n_test: build.data.n_test, in_dim: build.model.in_dim, out_dim: build.model.out_dim, d: lay.d },
       L0: built.L0,
+      kernel: built.kernel,
       metrics: built.metrics,
       training: { steps_run: steps, stopped_early: built.stoppedEarly, initial_loss: built.losses[0], final_loss: built.losses[steps - 1] },
       versions: versions(),

@@ -3,9 +3,10 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { artifactPath, readTargetArtifact } from '../packages/llc/src/artifacts';
 import { lossFnFor } from '../packages/llc/src/config';
-import { referenceKernel } from '../packages/llc/src/kernels/reference';
+import { createKernel, kernelSourceFiles } from '../packages/llc/src/kernels';
+import { kernelChoice } from './kernel-choice';
 import { llcTrace, summarizeLlc } from '../packages/llc/src/llc';
-import { arrayFor, castTo } from '../packages/llc/src/mlp';
+import { castTo } from '../packages/llc/src/mlp';
 import { energyPlot, rankPlot, runningMeanPlot, tracePlot } from '../packages/llc/src/plots';
 import { temperature } from '../packages/llc/src/posterior';
 import { keyFromSeed } from '../packages/llc/src/rng';
@@ -19,7 +20,7 @@ import { versions } from './versions';
 
 export const sampleRule: Rule<RunSpec> = {
   name: 'sample',
-  codeEntryPoints: (spec) => [__filename, samplerModulePath(spec.sampler)],
+  codeEntryPoints: (spec) => [__filename, samplerModulePath(spec.sampler), ...kernelSourceFiles()],
   outputs: (spec) => [artifactPath.run(spec.id)],
 
   async run(spec, ctx) {
@@ -32,46 +33,54 @@ export const sampleRule: Rule<RunSpec> = {
     const sampler = await loadSampler(spec.sampler);
     const options = sampler.options.parse(spec.options);
     const { dtype, chains, maxBatch } = sampler.precision(options);
-    const kernel = referenceKernel(build.model, target.X, target.Y, dims.n, lossFnFor(build), dtype, chains, maxBatch);
-    const center = castTo(dtype, target.params);
-    // L0 is computed by the same kernel, in the same precision, as the losses it is subtracted from.
-    const replicated = arrayFor(dtype, chains * dims.d);
-    for (let c = 0; c < chains; c++) replicated.set(center, c * dims.d);
-    const L0s = new Float64Array(chains);
-    kernel.loss(replicated, L0s);
-    const temp = temperature(spec.posterior, dims.n, dims.d);
-    ctx.log(`${spec.sampler} on ${spec.target}: d = ${dims.d}, n = ${dims.n}, nβ = ${temp.nBeta.toPrecision(6)}, γ = ${temp.gamma}, ${chains} chains, ${dtype}, kernel ${kernel.name}`);
+    const kernel = createKernel({ arch: build.model, X: target.X, Y: target.Y, n: dims.n, lossFn: lossFnFor(build), dtype, chains, maxBatch }, kernelChoice());
+    try {
+      const center = kernel.array(dims.d);
+      center.set(castTo(dtype, target.params));
+      // L0 is computed by the same kernel, in the same precision, as the losses it is subtracted from.
+      const replicated = kernel.array(chains * dims.d);
+      for (let c = 0; c < chains; c++) replicated.set(center, c * dims.d);
+      const L0s = new Float64Array(chains);
+      kernel.loss(replicated, L0s);
+      const temp = temperature(spec.posterior, dims.n, dims.d);
+      ctx.log(
+        `${spec.sampler} on ${spec.target}: d = ${dims.d}, n = ${dims.n}, nβ = ${temp.nBeta.toPrecision(6)}, γ = ${temp.gamma}, ` +
+          `${chains} chains, ${dtype}, kernel ${kernel.name} on ${kernel.threads} thread${kernel.threads > 1 ? 's' : ''}`,
+      );
 
-    const result = sampler.run({ kernel, center, temperature: temp, L0: L0s[0] }, options, keyFromSeed(spec.seed), (p) =>
-      ctx.log(`${p.phase} ${p.done}/${p.total}${p.llc === undefined ? '' : `  running λ̂ ${p.llc.toPrecision(5)}`}`),
-    );
-    const llc = llcTrace(result.Ln, L0s[0], temp.nBeta);
-    const summary = summarizeLlc(llc, result.chains, result.draws, result.llcPerChain);
-    ctx.log(
-      `λ̂ = ${summary.mean.toPrecision(6)} ± ${summary.mcse.toPrecision(3)} (MCSE) from ${result.chains} × ${result.draws} draws; ` +
-        `ESS bulk ${summary.ess_bulk.toFixed(0)}, tail ${summary.ess_tail.toFixed(0)}, R̂ ${summary.r_hat.toFixed(3)}`,
-    );
+      const result = sampler.run({ kernel, center, temperature: temp, L0: L0s[0] }, options, keyFromSeed(spec.seed), (p) =>
+        ctx.log(`${p.phase} ${p.done}/${p.total}${p.llc === undefined ? '' : `  running λ̂ ${p.llc.toPrecision(5)}`}`),
+      );
+      const llc = llcTrace(result.Ln, L0s[0], temp.nBeta);
+      const summary = summarizeLlc(llc, result.chains, result.draws, result.llcPerChain);
+      ctx.log(
+        `λ̂ = ${summary.mean.toPrecision(6)} ± ${summary.mcse.toPrecision(3)} (MCSE) from ${result.chains} × ${result.draws} draws; ` +
+          `ESS bulk ${summary.ess_bulk.toFixed(0)}, tail ${summary.ess_tail.toFixed(0)}, R̂ ${summary.r_hat.toFixed(3)}`,
+      );
 
-    const analysis = {
-      run_id: spec.id,
-      target_id: spec.target,
-      sampler: spec.sampler,
-      seed: spec.seed,
-      options: spec.options,
-      posterior: spec.posterior,
-      temperature: { n: temp.n, beta: temp.beta, n_beta: temp.nBeta, gamma: temp.gamma },
-      d: dims.d,
-      dtype,
-      kernel: kernel.name,
-      L0: L0s[0],
-      L0_float64: target.meta.L0,
-      llc: summary,
-      work: result.work,
-      timing: { ...result.timing, total_s: (performance.now() - started) / 1000 },
-      diagnostics: result.diagnostics,
-      versions: versions(),
-    };
-    await writeRunArtifact(join(ctx.root, artifactPath.run(spec.id)), analysis, runTables(llc, result), runPlots(spec, llc, result));
+      const analysis = {
+        run_id: spec.id,
+        target_id: spec.target,
+        sampler: spec.sampler,
+        seed: spec.seed,
+        options: spec.options,
+        posterior: spec.posterior,
+        temperature: { n: temp.n, beta: temp.beta, n_beta: temp.nBeta, gamma: temp.gamma },
+        d: dims.d,
+        dtype,
+        kernel: kernel.name,
+        L0: L0s[0],
+        L0_float64: target.meta.L0,
+        llc: summary,
+        work: result.work,
+        diagnostics: result.diagnostics,
+        versions: versions(),
+      };
+      const timing = { ...result.timing, total_s: (performance.now() - started) / 1000, threads: kernel.threads, seconds: Array.from(result.seconds) };
+      await writeRunArtifact(join(ctx.root, artifactPath.run(spec.id)), analysis, timing, runTables(llc, result), runPlots(spec, llc, result));
+    } finally {
+      kernel.dispose();
+    }
   },
 };
 
@@ -111,7 +120,6 @@ function runTables(llc: Float64Array, r: SamplerResult): Record<string, Columns>
       chain: draws.chain,
       draw: draws.index,
       fge: Float64Array.from(draws.index, (t) => r.fge[t]),
-      seconds: Float64Array.from(draws.index, (t) => r.seconds[t]),
       Ln: r.Ln,
       llc,
       ...r.traces,

@@ -21,7 +21,7 @@ const Y = Float64Array.from({ length: n }, (_, i) => X[i * 3] - 0.5 * X[i * 3 + 
 const temperature = { n, beta: 0.5, nBeta: 100, gamma: 1 };
 
 function problem(chains: number): SamplingProblem {
-  const kernel = referenceKernel(arch, X, Y, n, { kind: 'mse', df: 0, scale: 0 }, 'float64', chains);
+  const kernel = referenceKernel({ arch, X, Y, n, lossFn: { kind: 'mse', df: 0, scale: 0 }, dtype: 'float64', chains, maxBatch: 0 });
   // The exact minimiser, so that the posterior is centred at w*.
   const center = Float64Array.from([1, 0, -0.5, 0]);
   const L0 = new Float64Array(chains);

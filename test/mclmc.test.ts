@@ -69,7 +69,7 @@ const center = leastSquares();
 const truth = regularTruth(X, Y, n, inDim, center, nBeta, temperature.gamma);
 
 function problem(chains: number, dtype: 'float32' | 'float64' = 'float64'): SamplingProblem {
-  const kernel = referenceKernel(arch, X, Y, n, lossFn, dtype, chains);
+  const kernel = referenceKernel({ arch, X, Y, n, lossFn, dtype, chains, maxBatch: 0 });
   const L0 = new Float64Array(chains);
   const replicated = new Float64Array(chains * d);
   for (let c = 0; c < chains; c++) replicated.set(center, c * d);
@@ -260,7 +260,7 @@ describe('MCLMC on linear regression (Gaussian posterior, d = 11, n = 1000)', ()
 
   it('rejects d < 2, where the velocity sphere is a pair of points', () => {
     const tiny: MlpArch = { ...arch, in_dim: 1, bias: false };
-    const kernel = referenceKernel(tiny, X.subarray(0, n), Y, n, lossFn, 'float64', 1);
+    const kernel = referenceKernel({ arch: tiny, X: X.subarray(0, n), Y, n, lossFn, dtype: 'float64', chains: 1, maxBatch: 0 });
     expect(() => mclmcSampler({ kernel, center: new Float64Array(1), temperature, L0: 0 }, OPTIONS)).toThrow(/at least 2 parameters/);
   });
 });

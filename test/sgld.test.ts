@@ -23,7 +23,7 @@ const lossFn = { kind: 'mse' as const, df: 0, scale: 0 };
 const temperature = { n, beta: 0.3, nBeta: 0.3 * n, gamma: 2 };
 
 function problem(chains: number, dtype: 'float32' | 'float64' = 'float64', batch = 8): SamplingProblem {
-  const kernel = referenceKernel(arch, X, Y, n, lossFn, dtype, chains, batch);
+  const kernel = referenceKernel({ arch, X, Y, n, lossFn, dtype, chains, maxBatch: batch });
   const L0 = new Float64Array(chains);
   const replicated = new Float64Array(chains * d);
   for (let c = 0; c < chains; c++) replicated.set(center, c * d);

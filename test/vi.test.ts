@@ -103,7 +103,7 @@ const linWStar = ((): Float64Array => {
 })();
 
 function linearProblem(chains: number, dtype: 'float32' | 'float64' = 'float64', batch = 64): SamplingProblem {
-  const kernel = referenceKernel(linArch, linX, linY, linN, lossFn, dtype, chains, batch);
+  const kernel = referenceKernel({ arch: linArch, X: linX, Y: linY, n: linN, lossFn, dtype, chains, maxBatch: batch });
   const center = dtype === 'float32' ? Float32Array.from(linWStar) : Float64Array.from(linWStar);
   const replicated = new Float64Array(chains * linD);
   for (let c = 0; c < chains; c++) replicated.set(center, c * linD);
@@ -218,7 +218,7 @@ describe('MFA family and per-draw gradients', () => {
   it('the STL gradient for ρ and A is the derivative of log p(t̃_φ) − log q_φ̄(t̃_φ) through the draw (tanh MLP, whitened)', () => {
     const chains = 1;
     const batch = 8;
-    const kernel = referenceKernel(mlpArch, mlpX, mlpY, mlpN, lossFn, 'float64', chains, batch);
+    const kernel = referenceKernel({ arch: mlpArch, X: mlpX, Y: mlpY, n: mlpN, lossFn, dtype: 'float64', chains, maxBatch: batch });
     const family = new MfaFamily(shape, chains);
     const whitening = new Float64Array(mlpD);
     fillNormal(keyFromSeed(9), whitening);
@@ -404,8 +404,8 @@ describe('Hessian-vector products and the trace term (linear regression, exact H
   }
 
   it('in float32 on a curved model the step keeps H·v within 1e-3 of float64', () => {
-    const f64 = referenceKernel(mlpArch, mlpX, mlpY, mlpN, lossFn, 'float64', 2);
-    const f32 = referenceKernel(mlpArch, mlpX, mlpY, mlpN, lossFn, 'float32', 2);
+    const f64 = referenceKernel({ arch: mlpArch, X: mlpX, Y: mlpY, n: mlpN, lossFn, dtype: 'float64', chains: 2, maxBatch: 0 });
+    const f32 = referenceKernel({ arch: mlpArch, X: mlpX, Y: mlpY, n: mlpN, lossFn, dtype: 'float32', chains: 2, maxBatch: 0 });
     const h64 = new CentralDifferenceHessian(f64, mlpCenter);
     const h32 = new CentralDifferenceHessian(f32, Float32Array.from(mlpCenter));
     const v = new Float64Array(2 * mlpD);
@@ -542,7 +542,7 @@ describe('VI on linear regression', () => {
     const center = initParams(arch, keyFromSeed(3), new Float64Array(layout(arch).d)) as Float64Array;
     const o: ViOptions = { ...SHORT, eval_samples: 16 };
     const runs = (['float32', 'float64'] as const).map((dtype) => {
-      const kernel = referenceKernel(arch, mlpX, mlpY, mlpN, lossFn, dtype, 2, o.batch_size);
+      const kernel = referenceKernel({ arch, X: mlpX, Y: mlpY, n: mlpN, lossFn, dtype, chains: 2, maxBatch: o.batch_size });
       const c = dtype === 'float32' ? Float32Array.from(center) : center;
       const L0 = new Float64Array(2);
       const replicated = dtype === 'float32' ? new Float32Array(2 * c.length) : new Float64Array(2 * c.length);

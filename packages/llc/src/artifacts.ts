@@ -33,6 +33,8 @@ export interface TargetMeta {
   dims: { n: number; n_test: number; in_dim: number; out_dim: number; d: number };
   /** L_n(w*) in float64. */
   L0: number;
+  /** The kernel that computed the training gradients (training is bit-reproducible per kernel). */
+  kernel: string;
   metrics: BuiltTarget['metrics'];
   training: { steps_run: number; stopped_early: boolean; initial_loss: number; final_loss: number };
   hashes: { params: string };

@@ -4,6 +4,7 @@
  */
 import { BuildSpec, lossFnFor } from './config';
 import { initTeacher, sampleDataset } from './data';
+import { createKernel, KernelChoice } from './kernels';
 import { initParams, layout, MlpEvaluator } from './mlp';
 import { fold, keyFromSeed } from './rng';
 import { train } from './train';
@@ -19,6 +20,8 @@ export interface BuiltTarget {
   Xtest: Float64Array;
   Ytest: Float64Array;
   L0: number;
+  /** The kernel that computed the training gradients. */
+  kernel: string;
   losses: Float64Array;
   stoppedEarly: boolean;
   metrics: { train_mse_noise: number; test_mse_noise: number | null; train_mse_teacher: number; test_mse_teacher: number | null };
@@ -30,7 +33,7 @@ function mse(a: Float64Array | Float32Array, b: Float64Array): number {
   return s / b.length;
 }
 
-export function buildTarget(build: BuildSpec, onProgress?: (step: number, loss: number) => void): BuiltTarget {
+export function buildTarget(build: BuildSpec, choice: KernelChoice, onProgress?: (step: number, loss: number) => void): BuiltTarget {
   const key = keyFromSeed(build.seed);
   const { model, teacher, data } = build;
   const teacherParams = initTeacher(teacher, fold(key, TARGET_KEY.teacher));
@@ -38,7 +41,13 @@ export function buildTarget(build: BuildSpec, onProgress?: (step: number, loss: 
   const testSet = sampleDataset(data, teacher, teacherParams, data.n_test, fold(key, TARGET_KEY.test));
   const init = initParams(model, fold(key, TARGET_KEY.student), new Float64Array(layout(model).d)) as Float64Array;
   const lossFn = lossFnFor(build);
-  const result = train(model, init, trainSet.X, trainSet.Y, data.n_data, lossFn, build.training, onProgress);
+  const kernel = createKernel({ arch: model, X: trainSet.X, Y: trainSet.Y, n: data.n_data, lossFn, dtype: 'float64', chains: 1, maxBatch: 0 }, choice);
+  let result: ReturnType<typeof train>;
+  try {
+    result = train(kernel, init, build.training, onProgress);
+  } finally {
+    kernel.dispose();
+  }
 
   const ev = new MlpEvaluator(model, Math.max(data.n_data, data.n_test));
   const L0 = ev.loss(result.params, 0, trainSet.X, trainSet.Y, null, data.n_data, lossFn);
@@ -52,6 +61,7 @@ export function buildTarget(build: BuildSpec, onProgress?: (step: number, loss: 
     Xtest: testSet.X,
     Ytest: testSet.Y,
     L0,
+    kernel: kernel.name,
     losses: result.losses,
     stoppedEarly: result.stoppedEarly,
     metrics: {

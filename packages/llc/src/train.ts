@@ -1,9 +1,9 @@
 /**
  * Stage A training: full-batch gradient descent with Adam (default), AdamW or SGD, in float64,
  * with the reference's early stop (population std of the last 20 pre-update losses below
- * `early_stop_tol`, checked after step 100).
+ * `early_stop_tol`, checked after step 100). Gradients come from a one-chain float64 kernel.
  */
-import { LossFn, MlpArch, MlpEvaluator } from './mlp';
+import type { LossKernel } from './kernels/types';
 
 export interface TrainingSpec {
   optimizer: 'adam' | 'adamw' | 'sgd';
@@ -26,20 +26,13 @@ const ADAM_EPS = 1e-8;
 const EARLY_STOP_WINDOW = 20;
 const EARLY_STOP_AFTER = 100;
 
-export function train(
-  arch: MlpArch,
-  init: Float64Array,
-  X: Float64Array,
-  Y: Float64Array,
-  n: number,
-  lossFn: LossFn,
-  spec: TrainingSpec,
-  onProgress?: (step: number, loss: number) => void,
-): TrainingResult {
-  const ev = new MlpEvaluator(arch, n);
+export function train(kernel: LossKernel, init: Float64Array, spec: TrainingSpec, onProgress?: (step: number, loss: number) => void): TrainingResult {
+  if (kernel.chains !== 1 || kernel.dtype !== 'float64') throw new Error('training needs a one-chain float64 kernel');
   const d = init.length;
-  const theta = Float64Array.from(init);
-  const grad = new Float64Array(d);
+  const theta = kernel.array(d);
+  theta.set(init);
+  const grad = kernel.array(d);
+  const out = new Float64Array(1);
   const m = new Float64Array(d);
   const v = new Float64Array(d);
   const losses = new Float64Array(spec.steps);
@@ -48,7 +41,8 @@ export function train(
   let t = 0;
   let stoppedEarly = false;
   for (; t < spec.steps; t++) {
-    const loss = ev.lossAndGrad(theta, 0, X, Y, null, n, lossFn, grad, 0);
+    kernel.lossGrad(theta, null, kernel.n, grad, out);
+    const loss = out[0];
     losses[t] = loss;
     // A non-finite loss never recovers; stop so the caller can report the divergence.
     if (!Number.isFinite(loss)) {
@@ -74,7 +68,7 @@ export function train(
       break;
     }
   }
-  return { params: theta, losses: losses.slice(0, t), stoppedEarly };
+  return { params: Float64Array.from(theta), losses: losses.slice(0, t), stoppedEarly };
 }
 
 function std(x: Float64Array, from: number, to: number): number {

@@ -66,7 +66,7 @@ export function experimentProjects(exp: Experiment, executor: string, scanner: C
     exp.name,
     root,
     {
-      aggregate: ruleTarget(executor, scanner, aggregateRule, aggregate, [{ dependentTasksOutputFiles: '**/analysis.json' }], ['^sample'], `Write llc_runs for ${exp.file}`),
+      aggregate: ruleTarget(executor, scanner, aggregateRule, aggregate, [{ dependentTasksOutputFiles: '**/{analysis,timing}.json' }], ['^sample'], `Write llc_runs for ${exp.file}`),
       sample: { executor: 'nx:noop', dependsOn: ['aggregate'], cache: true, inputs: [], outputs: [], metadata: { description: `Everything in ${exp.file}: every sample, then aggregate` } },
     },
     exp.runs.map((r) => r.id),

@@ -3,21 +3,13 @@
  * faster kernels are tested against. Full-data passes go through the data in chunks so memory stays
  * bounded for large n.
  */
-import { castTo, Dtype, FloatArray, LossFn, MlpArch, MlpEvaluator, arrayFor, layout } from '../mlp';
-import type { LossKernel } from './types';
+import { castTo, FloatArray, MlpEvaluator, arrayFor, layout } from '../mlp';
+import { fillNormal } from '../rng';
+import type { KernelProblem, LossKernel, SgldArrays, SgldStep } from './types';
 
 const CHUNK_ROWS = 2048;
 
-export function referenceKernel(
-  arch: MlpArch,
-  X: ArrayLike<number>,
-  Y: ArrayLike<number>,
-  n: number,
-  lossFn: LossFn,
-  dtype: Dtype,
-  chains: number,
-  maxBatch = 0,
-): LossKernel {
+export function referenceKernel({ arch, X, Y, n, lossFn, dtype, chains, maxBatch }: KernelProblem): LossKernel {
   const d = layout(arch).d;
   const Xd = castTo(dtype, X);
   const Yd = castTo(dtype, Y);
@@ -37,12 +29,41 @@ export function referenceKernel(
     return total / n;
   };
 
+  let noise: Float64Array | undefined;
+
   return {
     name: `reference-${dtype === 'float32' ? 'f32' : 'f64'}`,
+    threads: 1,
     dtype,
     d,
     n,
     chains,
+    array: (length) => arrayFor(dtype, length),
+    dispose() {},
+    sgldStep(a: SgldArrays, rows: Int32Array, batch: number, out: Float64Array, step: SgldStep) {
+      this.lossGrad(a.w, rows, batch, a.grad, out);
+      noise ??= new Float64Array(chains * d);
+      fillNormal(step.noiseKey, noise);
+      const { w, grad, m, v, center } = a;
+      for (let c = 0; c < chains; c++) {
+        for (let j = 0; j < d; j++) {
+          const i = c * d + j;
+          const g = grad[i];
+          let p = 1;
+          let drift = g;
+          if (step.precond !== 0) {
+            v[i] = step.beta2 * v[i] + (1 - step.beta2) * g * g;
+            p = 1 / (Math.sqrt(v[i] / step.bias2) + step.eps);
+            if (step.precond === 2) {
+              m[i] = step.beta1 * m[i] + (1 - step.beta1) * g;
+              drift = m[i] / step.bias1;
+            }
+          }
+          const ep = step.stepSize * p;
+          w[i] = w[i] - 0.5 * ep * (step.gamma * (w[i] - center[j]) + step.nBeta * drift) + Math.sqrt(ep) * noise[i];
+        }
+      }
+    },
     loss(positions, out) {
       for (let c = 0; c < chains; c++) out[c] = fullLoss(positions, c * d);
     },

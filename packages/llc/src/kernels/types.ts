@@ -1,4 +1,43 @@
-import type { Dtype, FloatArray } from '../mlp';
+import type { Dtype, FloatArray, LossFn, MlpArch } from '../mlp';
+import type { Key } from '../rng';
+
+/** What a kernel is made for: the model, the data and loss it binds, precision and chains. */
+export interface KernelProblem {
+  arch: MlpArch;
+  X: ArrayLike<number>;
+  Y: ArrayLike<number>;
+  n: number;
+  lossFn: LossFn;
+  dtype: Dtype;
+  chains: number;
+  /** The largest minibatch the sampler will ask for (0: full data only). */
+  maxBatch: number;
+}
+
+/** The SGLD update's settings for one step (SPEC §4); `precond` 0 none, 1 rmsprop, 2 adam. */
+export interface SgldStep {
+  stepSize: number;
+  nBeta: number;
+  gamma: number;
+  precond: 0 | 1 | 2;
+  beta1: number;
+  beta2: number;
+  eps: number;
+  /** Bias-correction divisors for m and v (1 without correction). */
+  bias1: number;
+  bias2: number;
+  /** The noise is the normal stream of this key (`fillNormal`), element c·d + j for chain c. */
+  noiseKey: Key;
+}
+
+/** The arrays SGLD updates in place, chains × d, and the centre w* (d). */
+export interface SgldArrays {
+  w: FloatArray;
+  grad: FloatArray;
+  m: FloatArray;
+  v: FloatArray;
+  center: FloatArray;
+}
 
 /**
  * What the samplers need from the model, at the granularity that keeps call overhead low: every
@@ -6,12 +45,20 @@ import type { Dtype, FloatArray } from '../mlp';
  * Data (X, Y) and the loss are bound when the kernel is made.
  */
 export interface LossKernel {
-  /** Names the implementation and precision, e.g. `reference-f64`; recorded in analysis.json. */
+  /** Names the implementation and precision, e.g. `wasm-relaxed-simd-f32`; recorded in analysis.json. */
   readonly name: string;
+  /** Threads one call uses; results never depend on it. */
+  readonly threads: number;
   readonly dtype: Dtype;
   readonly d: number;
   readonly n: number;
   readonly chains: number;
+  /**
+   * A zeroed array in the kernel's precision that the kernel reads and writes in place. Samplers
+   * allocate their hot arrays (positions, gradients, moments) here; any other array also works,
+   * at the cost of a copy per call.
+   */
+  array(length: number): FloatArray;
   /** Full-data mean loss L_n of every chain's position. */
   loss(positions: FloatArray, out: Float64Array): void;
   /**
@@ -19,4 +66,12 @@ export interface LossKernel {
    * (chain c uses rows[c·batch … (c+1)·batch)); null means the full data set.
    */
   lossGrad(positions: FloatArray, rows: Int32Array | null, batch: number, grad: FloatArray, out: Float64Array): void;
+  /**
+   * One SGLD step of every chain, fused: the minibatch gradient (rows as for lossGrad, into
+   * arrays.grad, each chain's minibatch loss into `out`), then the update with its preconditioner,
+   * drift, localizer and noise.
+   */
+  sgldStep(arrays: SgldArrays, rows: Int32Array, batch: number, out: Float64Array, step: SgldStep): void;
+  /** Releases the kernel's threads. */
+  dispose(): void;
 }

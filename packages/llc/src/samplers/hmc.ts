@@ -14,7 +14,7 @@
  * a transition whose energy error exceeds 1000 is a divergence.
  */
 import { z } from 'zod';
-import { arrayFor, FloatArray } from '../mlp';
+import type { FloatArray } from '../mlp';
 import { fillNormal, fillUniform, fold, Key } from '../rng';
 import { runChains, StepSampler } from './loop';
 import type { SamplerModule, SamplingProblem } from './types';
@@ -223,11 +223,11 @@ function makeHmc(problem: SamplingProblem, o: Options): StepSampler<State> {
       const size = chains * d;
       const s: State = {
         q: positions,
-        p: arrayFor(kernel.dtype, size),
-        grad: arrayFor(kernel.dtype, size),
+        p: kernel.array(size),
+        grad: kernel.array(size),
         loss: new Float64Array(chains),
-        qNew: arrayFor(kernel.dtype, size),
-        gradNew: arrayFor(kernel.dtype, size),
+        qNew: kernel.array(size),
+        gradNew: kernel.array(size),
         lossNew: new Float64Array(chains),
         noise: new Float64Array(size),
         uniform: new Float64Array(chains),

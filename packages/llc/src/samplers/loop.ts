@@ -3,7 +3,7 @@
  * `step`). It runs a burn-in whose draws are discarded, then the sampling steps, records the
  * full-data loss every `recordEvery` steps, counts work honestly and reports progress.
  */
-import { arrayFor, FloatArray } from '../mlp';
+import type { FloatArray } from '../mlp';
 import { fillNormal, fold, Key } from '../rng';
 import type { Progress, SamplerResult, SamplingProblem } from './types';
 
@@ -43,7 +43,7 @@ export function jitteredStart(problem: SamplingProblem, chains: number, key: Key
   const d = problem.kernel.d;
   const noise = new Float64Array(chains * d);
   fillNormal(key, noise);
-  const out = arrayFor(problem.kernel.dtype, chains * d);
+  const out = problem.kernel.array(chains * d);
   for (let c = 0; c < chains; c++) for (let j = 0; j < d; j++) out[c * d + j] = problem.center[j] + INIT_JITTER * noise[c * d + j];
   return out;
 }

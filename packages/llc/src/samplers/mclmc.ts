@@ -23,7 +23,7 @@
  */
 import { z } from 'zod';
 import { ess } from '../diagnostics';
-import { arrayFor, FloatArray } from '../mlp';
+import type { FloatArray } from '../mlp';
 import { fillNormal, fold, Key } from '../rng';
 import { Phase, runChains, StepSampler } from './loop';
 import type { SamplerModule, SamplingProblem } from './types';
@@ -421,7 +421,7 @@ export function mclmcSampler(problem: SamplingProblem, o: MclmcOptions): StepSam
         w: positions,
         u: new Float64Array(chains * d),
         g: new Float64Array(chains * d),
-        lossGrad: arrayFor(kernel.dtype, chains * d),
+        lossGrad: kernel.array(chains * d),
         logDensity: new Float64Array(chains),
         loss: new Float64Array(chains),
         logDensityBefore: new Float64Array(chains),
@@ -441,7 +441,7 @@ export function mclmcSampler(problem: SamplingProblem, o: MclmcOptions): StepSam
           varianceSumSq: new Float64Array(d),
           samples: new Float64Array(d * chains * schedule.L_from_ess),
           saved: {
-            w: arrayFor(kernel.dtype, chains * d),
+            w: kernel.array(chains * d),
             u: new Float64Array(chains * d),
             g: new Float64Array(chains * d),
             logDensity: new Float64Array(chains),

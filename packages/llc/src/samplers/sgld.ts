@@ -8,8 +8,8 @@
  * steps are burn-in and are discarded.
  */
 import { z } from 'zod';
-import { arrayFor, FloatArray } from '../mlp';
-import { fillBelow, fillNormal, fold } from '../rng';
+import type { FloatArray } from '../mlp';
+import { fillBelow, fold } from '../rng';
 import { runChains, StepSampler } from './loop';
 import type { SamplerModule } from './types';
 
@@ -33,12 +33,14 @@ const options = z
       ctx.addIssue({ code: 'custom', path: ['eval_every'], message: `is ${o.eval_every}, more than steps (${o.steps}): no draw would be recorded` });
   });
 
+const PRECOND = { none: 0, rmsprop: 1, adam: 2 } as const;
+
 interface State {
   w: FloatArray;
+  center: FloatArray;
   m: FloatArray;
   v: FloatArray;
   grad: FloatArray;
-  noise: Float64Array;
   rows: Int32Array;
   loss: Float64Array;
   t: number;
@@ -54,16 +56,15 @@ export const sgld: SamplerModule<typeof options> = {
     const { d, n, chains } = kernel;
     const B = o.batch_size;
     const { nBeta, gamma } = temperature;
-    const eps = o.step_size;
 
     const sampler: StepSampler<State> = {
       work: (s) => ({ grads: s.t, fge: (s.t * B) / n }),
       init: (positions) => ({
         w: positions,
-        m: arrayFor(kernel.dtype, chains * d),
-        v: arrayFor(kernel.dtype, chains * d).fill(1),
-        grad: arrayFor(kernel.dtype, chains * d),
-        noise: new Float64Array(chains * d),
+        center,
+        m: kernel.array(chains * d),
+        v: kernel.array(chains * d).fill(1),
+        grad: kernel.array(chains * d),
         rows: new Int32Array(chains * B),
         loss: new Float64Array(chains),
         t: 0,
@@ -71,31 +72,19 @@ export const sgld: SamplerModule<typeof options> = {
       positions: (s) => s.w,
       step: (s, stepKey) => {
         fillBelow(fold(stepKey, 0), n, s.rows);
-        fillNormal(fold(stepKey, 1), s.noise);
-        kernel.lossGrad(s.w, s.rows, B, s.grad, s.loss);
         s.t++;
-        const c1 = o.bias_correction ? 1 - Math.pow(o.beta1, s.t) : 1;
-        const c2 = o.bias_correction ? 1 - Math.pow(o.beta2, s.t) : 1;
-        const { w, m, v, grad, noise } = s;
-        for (let c = 0; c < chains; c++) {
-          const base = c * d;
-          for (let j = 0; j < d; j++) {
-            const i = base + j;
-            const g = grad[i];
-            let p = 1;
-            let drift = g;
-            if (o.precond !== 'none') {
-              v[i] = o.beta2 * v[i] + (1 - o.beta2) * g * g;
-              p = 1 / (Math.sqrt(v[i] / c2) + o.eps);
-              if (o.precond === 'adam') {
-                m[i] = o.beta1 * m[i] + (1 - o.beta1) * g;
-                drift = m[i] / c1;
-              }
-            }
-            const ep = eps * p;
-            w[i] = w[i] - 0.5 * ep * (gamma * (w[i] - center[j]) + nBeta * drift) + Math.sqrt(ep) * noise[i];
-          }
-        }
+        kernel.sgldStep(s, s.rows, B, s.loss, {
+          stepSize: o.step_size,
+          nBeta,
+          gamma,
+          precond: PRECOND[o.precond],
+          beta1: o.beta1,
+          beta2: o.beta2,
+          eps: o.eps,
+          bias1: o.bias_correction ? 1 - Math.pow(o.beta1, s.t) : 1,
+          bias2: o.bias_correction ? 1 - Math.pow(o.beta2, s.t) : 1,
+          noiseKey: fold(stepKey, 1),
+        });
       },
     };
     return runChains(sampler, problem, { warmup: o.warmup, steps: o.steps, recordEvery: o.eval_every }, key, progress);

@@ -49,7 +49,7 @@
  */
 import { z } from 'zod';
 import type { LossKernel } from '../kernels/types';
-import { arrayFor, FloatArray } from '../mlp';
+import type { FloatArray } from '../mlp';
 import { fillBelow, fillNormal, fillUniform, fold, Key } from '../rng';
 import { RUN_KEY } from './loop';
 import type { Progress, SamplerModule, SamplerResult, SamplingProblem } from './types';
@@ -520,11 +520,11 @@ function whiteningScales(kernel: LossKernel, center: FloatArray, o: ViOptions, k
   }
   const { d, n, chains } = kernel;
   const B = o.batch_size;
-  const positions = arrayFor(kernel.dtype, chains * d);
+  const positions = kernel.array(chains * d);
   for (let c = 0; c < chains; c++) positions.set(center, c * d);
   const rows = new Int32Array(chains * B);
   const rowViews = keys.map((_, c) => rows.subarray(c * B, (c + 1) * B));
-  const grad = arrayFor(kernel.dtype, chains * d);
+  const grad = kernel.array(chains * d);
   const loss = new Float64Array(chains);
   const v = a; // accumulate v in place, then map it to v^{1/4}
   v.fill(o.whitening_mode === 'rmsprop' ? 1 : 0);
@@ -573,10 +573,10 @@ export class CentralDifferenceHessian {
     for (let i = 0; i < d; i++) sq += center[i] * center[i];
     const machineEps = dtype === 'float32' ? 2 ** -23 : 2 ** -52;
     this.step = Math.cbrt(machineEps) * (1 + Math.sqrt(sq / d));
-    this.plus = arrayFor(dtype, chains * d);
-    this.minus = arrayFor(dtype, chains * d);
-    this.gradPlus = arrayFor(dtype, chains * d);
-    this.gradMinus = arrayFor(dtype, chains * d);
+    this.plus = kernel.array(chains * d);
+    this.minus = kernel.array(chains * d);
+    this.gradPlus = kernel.array(chains * d);
+    this.gradMinus = kernel.array(chains * d);
     this.loss = new Float64Array(chains);
     this.norms = new Float64Array(chains);
   }
@@ -819,8 +819,8 @@ export const vi: SamplerModule<typeof options> = {
     const adamM = new Float64Array(chains * P);
     const adamV = new Float64Array(chains * P);
     const draws = new Float64Array(chains * d);
-    const positions = arrayFor(kernel.dtype, chains * d);
-    const lossGrad = arrayFor(kernel.dtype, chains * d);
+    const positions = kernel.array(chains * d);
+    const lossGrad = kernel.array(chains * d);
     const lossBatch = new Float64Array(chains);
     const rows = new Int32Array(chains * B);
     const rowViews = chainKeys.map((_, c) => rows.subarray(c * B, (c + 1) * B));

@@ -1,0 +1,71 @@
+/**
+ * The same seed and kernel give bit-identical run artifacts: traces.arrow, analysis.json and the
+ * plots that do not show wall time, across runs and (for the WebAssembly kernel) thread counts.
+ * Wall-clock facts live in timing.json, the only file allowed to differ.
+ */
+import { mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { buildTargetRule } from '../rules/build-target';
+import { DEFAULT_PRESETS, Experiment, loadExperiment } from '../rules/experiment';
+import { sampleRule } from '../rules/sample';
+import { REPO } from './support/workspace';
+
+const DETERMINISTIC = ['traces.arrow', 'analysis.json', 'trace.svg', 'rank.svg', 'running-mean-fge.svg'];
+
+describe('run artifacts are bit-identical for the same seed and kernel', () => {
+  const root = mkdtempSync(join(tmpdir(), 'lh-determinism-'));
+  const saved = { kernel: process.env.LAMBDA_HAT_KERNEL, threads: process.env.LAMBDA_HAT_THREADS };
+  let exp: Experiment;
+
+  beforeAll(async () => {
+    symlinkSync(join(REPO, 'config'), join(root, 'config'));
+    // Wide enough (d ≈ 13k) that the WebAssembly kernel really uses its threads, with n = 2000 so
+    // that full-data passes span two blocks per chain.
+    writeFileSync(
+      join(root, 'exp.yaml'),
+      `experiment: determinism
+targets:
+  - { model: small, data: small, seed: 3, overrides: { model: { in_dim: 32, widths: [96, 96] }, data: { n_data: 2000 }, training: { steps: 30 } } }
+samplers:
+  - { name: sgld, overrides: { steps: 40, warmup: 10, eval_every: 10, step_size: 1.0e-5 } }
+  - { name: hmc, overrides: { draws: 6, warmup: 0, adapt_step_size: false, adapt_mass_matrix: false, step_size: 1.0e-4, num_integration_steps: 3 } }
+`,
+    );
+    exp = await loadExperiment({ root, presets: DEFAULT_PRESETS }, join(root, 'exp.yaml'));
+    await buildTargetRule.run(exp.targets[0], { root, log: () => {} });
+  }, 120_000);
+
+  afterAll(() => {
+    process.env.LAMBDA_HAT_KERNEL = saved.kernel;
+    process.env.LAMBDA_HAT_THREADS = saved.threads;
+    if (saved.kernel === undefined) delete process.env.LAMBDA_HAT_KERNEL;
+    if (saved.threads === undefined) delete process.env.LAMBDA_HAT_THREADS;
+    rmSync(root, { recursive: true, force: true });
+  });
+
+  async function artifacts(kernel: string, threads: number): Promise<Map<string, Buffer>> {
+    process.env.LAMBDA_HAT_KERNEL = kernel;
+    process.env.LAMBDA_HAT_THREADS = String(threads);
+    const files = new Map<string, Buffer>();
+    for (const run of exp.runs) {
+      await sampleRule.run(run, { root, log: () => {} });
+      const dir = join(root, 'artifacts', 'runs', run.id);
+      expect(JSON.parse(readFileSync(join(dir, 'timing.json'), 'utf8')).threads).toBe(threads);
+      for (const name of DETERMINISTIC) files.set(`${run.sampler}/${name}`, readFileSync(join(dir, name)));
+    }
+    return files;
+  }
+
+  for (const [kernel, threadCounts] of [
+    ['wasm', [1, 2, 1]],
+    ['reference', [1, 1]],
+  ] as const) {
+    it(`${kernel}: ${threadCounts.join(', ')} threads`, async () => {
+      const runs = [];
+      for (const threads of threadCounts) runs.push(await artifacts(kernel, threads));
+      for (const later of runs.slice(1)) for (const [name, bytes] of runs[0]) expect(later.get(name)!.equals(bytes), name).toBe(true);
+    }, 120_000);
+  }
+});
