@@ -7,8 +7,8 @@ import { writeDirAtomic } from '../packages/llc/src/atomic';
 import { artifactPath } from '../packages/llc/src/artifacts';
 import { readAnalysis, readTiming } from '../packages/llc/src/run-artifact';
 import { canonicalJson } from '../packages/llc/src/canonical';
-import { writeArrowFile, writeParquetFile } from '../packages/llc/src/tables';
-import type { Rule } from './rule';
+import { Columns, writeArrowFile, writeParquetFile } from '../packages/llc/src/tables';
+import { checkFiles, Rule } from './rule';
 
 export interface AggregateSpec {
   experiment: string;
@@ -52,6 +52,7 @@ export const aggregateRule: Rule<AggregateSpec> = {
   name: 'aggregate',
   codeEntryPoints: () => [__filename],
   outputs: (spec) => [artifactPath.experiment(spec.experiment)],
+  verify: (spec, root) => checkFiles(root, artifactPath.experiment(spec.experiment), ['llc_runs.parquet', 'llc_runs.arrow']),
 
   async run(spec, ctx) {
     // Each row joins a run's analysis with its timing, which is kept apart because it is not reproducible.
@@ -59,17 +60,18 @@ export const aggregateRule: Rule<AggregateSpec> = {
       const dir = join(ctx.root, artifactPath.run(r.id));
       return { ...readAnalysis(dir), timing: readTiming(dir) };
     });
-    const columns: Record<string, Float64Array | Int32Array | string[]> = { experiment: spec.runs.map(() => spec.experiment) };
+    const columns: Columns = { experiment: spec.runs.map(() => spec.experiment) };
     for (const [name, type, read] of COLUMNS) {
       const values = analyses.map(read);
-      columns[name] =
-        type === 'string' ? values.map(String) : type === 'int' ? Int32Array.from(values as number[]) : Float64Array.from(values as number[], (v) => v ?? NaN);
+      // A statistic that is undefined for a run (too few draws for an ESS, say) is null in the JSON and in the table.
+      columns[name] = type === 'string' ? values.map(String) : type === 'int' ? Int32Array.from(values as number[]) : values.map((v) => (typeof v === 'number' ? v : null));
     }
     await writeDirAtomic(join(ctx.root, artifactPath.experiment(spec.experiment)), (tmp) => {
       writeParquetFile(join(tmp, 'llc_runs.parquet'), columns);
       writeArrowFile(join(tmp, 'llc_runs.arrow'), columns);
     });
     ctx.log(`llc_runs: ${analyses.length} runs of experiment ${spec.experiment}`);
-    for (const a of analyses as any[]) ctx.log(`  ${a.run_id}  ${a.target_id}  λ̂ = ${a.llc.mean.toPrecision(5)} ± ${a.llc.mcse.toPrecision(2)} (MCSE)  R̂ ${a.llc.r_hat.toFixed(3)}`);
+    const show = (x: number | null, digits: number) => (x === null ? 'n/a' : x.toPrecision(digits));
+    for (const a of analyses as any[]) ctx.log(`  ${a.run_id}  ${a.target_id}  λ̂ = ${show(a.llc.mean, 5)} ± ${show(a.llc.mcse, 2)} (MCSE)  R̂ ${show(a.llc.r_hat, 4)}`);
   },
 };

@@ -6,7 +6,7 @@ import { kernelSourceFiles } from '../packages/llc/src/kernels';
 import { buildTarget } from '../packages/llc/src/target';
 import { kernelChoice } from './kernel-choice';
 import type { TargetSpec } from './experiment';
-import { Rule, UserError } from './rule';
+import { checkFiles, Rule, UserError } from './rule';
 import { versions } from './versions';
 
 const LOG_EVERY_MS = 2000;
@@ -15,6 +15,7 @@ export const buildTargetRule: Rule<TargetSpec> = {
   name: 'build-target',
   codeEntryPoints: () => [__filename, ...kernelSourceFiles()],
   outputs: (spec) => [artifactPath.target(spec.id)],
+  verify: (spec, root) => checkFiles(root, artifactPath.target(spec.id), ['meta.json', 'params.npy', 'X.npy', 'Y.npy']),
 
   async run(spec, ctx) {
     const started = performance.now();

@@ -1,3 +1,6 @@
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+
 /**
  * A rule is one kind of task (Snakemake style): what it reads and writes, the code it runs, and
  * `run()`. Rules run in worker processes (`lambda-hat run <rule> <task.json>`) and know nothing
@@ -18,7 +21,28 @@ export interface Rule<Spec> {
   codeEntryPoints(spec: Spec): string[];
   /** Workspace-relative directories this task writes. */
   outputs(spec: Spec): string[];
+  /**
+   * Why the task's outputs are missing or unreadable, or null when they are fine: a task counts as
+   * done only when this passes, whichever backend ran it.
+   */
+  verify(spec: Spec, root: string): string | null;
   run(spec: Spec, ctx: RuleContext): Promise<void>;
+}
+
+/** Checks that `files` exist in `dir` (workspace-relative) and that the JSON ones parse. */
+export function checkFiles(root: string, dir: string, files: string[]): string | null {
+  for (const f of files) {
+    const path = join(root, dir, f);
+    if (!existsSync(path)) return `${join(dir, f)} is missing`;
+    if (f.endsWith('.json')) {
+      try {
+        JSON.parse(readFileSync(path, 'utf8'));
+      } catch (e) {
+        return `${join(dir, f)} is not valid JSON: ${(e as Error).message}`;
+      }
+    }
+  }
+  return null;
 }
 
 /** An error caused by the user's input or environment: reported as its message alone. */

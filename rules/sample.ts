@@ -15,13 +15,14 @@ import type { Columns } from '../packages/llc/src/tables';
 import { loadSampler, samplerModulePath } from '../packages/llc/src/samplers';
 import type { SamplerResult } from '../packages/llc/src/samplers/types';
 import type { RunSpec } from './experiment';
-import { Rule, UserError } from './rule';
+import { checkFiles, Rule, UserError } from './rule';
 import { versions } from './versions';
 
 export const sampleRule: Rule<RunSpec> = {
   name: 'sample',
   codeEntryPoints: (spec) => [__filename, samplerModulePath(spec.sampler), ...kernelSourceFiles()],
   outputs: (spec) => [artifactPath.run(spec.id)],
+  verify: (spec, root) => checkFiles(root, artifactPath.run(spec.id), ['analysis.json', 'timing.json', 'traces.arrow']),
 
   async run(spec, ctx) {
     const started = performance.now();

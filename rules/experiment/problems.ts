@@ -38,8 +38,9 @@ export function renderPath(path: Path): string {
   return path.map((p, i) => (typeof p === 'number' ? `[${p}]` : i === 0 ? p : `.${p}`)).join('');
 }
 
+/** Line 0 marks an origin that is not a file (a command-line option): it has no position. */
 export function formatProblem(p: Problem): string {
-  const where = `${p.origin.file}:${p.origin.line}:${p.origin.col}`;
+  const where = p.origin.line > 0 ? `${p.origin.file}:${p.origin.line}:${p.origin.col}` : p.origin.file;
   return p.origin.path.length > 0 ? `${where}: ${renderPath(p.origin.path)}: ${p.message}` : `${where}: ${p.message}`;
 }
 
@@ -107,20 +108,26 @@ const TYPE_WORDS: Record<string, string> = {
   null: 'null',
 };
 
-/** The schema that validates the value at `path`, found by walking the schema's definition. */
-function schemaAt(schema: z.ZodType, path: Path): any {
+/**
+ * The schema that validates the value at `path`, found by walking the schema's definition; a
+ * union resolves to the member whose literal keys (a discriminator) match the value there.
+ */
+function schemaAt(schema: z.ZodType, path: Path, value: unknown): any {
   let s: any = schema;
+  let v: any = value;
   const unwrap = () => {
     for (;;) {
       const def = s?._zod?.def;
       if (!def) return;
       if (['optional', 'nullable', 'default', 'prefault', 'readonly', 'nonoptional', 'catch'].includes(def.type)) s = def.innerType;
       else if (def.type === 'pipe') s = def.in;
+      else if (def.type === 'union') s = def.options.find((o: any) => matchesLiterals(o, v)) ?? def.options[0];
       else return;
     }
   };
   unwrap();
   for (const p of path) {
+    v = v !== null && typeof v === 'object' ? v[p] : undefined;
     const def = s?._zod?.def;
     if (def?.type === 'object') s = def.shape[p];
     else if (def?.type === 'array') s = def.element;
@@ -131,14 +138,21 @@ function schemaAt(schema: z.ZodType, path: Path): any {
   return s;
 }
 
-function allowedKeys(schema: z.ZodType, path: Path): string[] {
-  const def = schemaAt(schema, path)?._zod?.def;
+/** Whether every literal-typed key of an object schema holds that literal in `value`. */
+function matchesLiterals(option: any, value: any): boolean {
+  const shape = option?._zod?.def?.shape;
+  if (!shape || value === null || typeof value !== 'object') return false;
+  return Object.entries(shape).every(([k, field]: [string, any]) => field?._zod?.def?.type !== 'literal' || field._zod.def.values.includes(value[k]));
+}
+
+function allowedKeys(schema: z.ZodType, path: Path, value: unknown): string[] {
+  const def = schemaAt(schema, path, value)?._zod?.def;
   return def?.type === 'object' ? Object.keys(def.shape).sort() : [];
 }
 
 /** What a type error should say was expected: zod reports integers as numbers. */
-function expectedType(schema: z.ZodType, path: Path, expected: string): string {
-  const format = schemaAt(schema, path)?._zod?.def?.format;
+function expectedType(schema: z.ZodType, path: Path, value: unknown, expected: string): string {
+  const format = schemaAt(schema, path, value)?._zod?.def?.format;
   if (expected === 'number' && (format === 'safeint' || format === 'int32')) return TYPE_WORDS.int;
   return TYPE_WORDS[expected] ?? expected;
 }
@@ -170,7 +184,7 @@ export function validate<S extends z.ZodType>(schema: S, src: Sourced, what: str
     const at = (p: Path, message: string) => problems.push({ origin: src.originOf(p), message });
     switch (issue.code) {
       case 'unrecognized_keys': {
-        const allowed = allowedKeys(schema, path);
+        const allowed = allowedKeys(schema, path, src.value);
         for (const key of issue.keys) {
           at([...path, key], `unknown key "${key}" in ${what}${suggestion(key, allowed)} (allowed: ${allowed.join(', ')})`);
         }
@@ -179,7 +193,7 @@ export function validate<S extends z.ZodType>(schema: S, src: Sourced, what: str
       case 'invalid_type': {
         const value = valueAt(src.value, path);
         if (value === undefined && path.length > 0) at(path, `missing required key "${path[path.length - 1]}" in ${what}`);
-        else at(path, `expected ${expectedType(schema, path, issue.expected)}, got ${describe(value)}`);
+        else at(path, `expected ${expectedType(schema, path, src.value, issue.expected)}, got ${describe(value)}`);
         break;
       }
       case 'invalid_value': {

@@ -2,7 +2,7 @@
  * A scratch copy of this workspace for tests that run the real `nx` CLI: its own experiment file,
  * artifacts and Nx cache, with node_modules linked to the repository's.
  */
-import { spawnSync } from 'node:child_process';
+import { ChildProcess, spawn, spawnSync } from 'node:child_process';
 import { appendFileSync, cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
@@ -17,6 +17,13 @@ export interface NxResult {
   ran: string[];
   /** Tasks whose outputs came from the cache. */
   cached: string[];
+}
+
+function classify(status: number | null, output: string): NxResult {
+  const ran: string[] = [];
+  const cached: string[] = [];
+  for (const m of output.matchAll(/^> nx run (\S+)(.*)$/gm)) (/\[(local cache|remote cache|existing outputs match the cache)/.test(m[2]) ? cached : ran).push(m[1]);
+  return { status, output, ran: ran.sort(), cached: cached.sort() };
 }
 
 export class ScratchWorkspace {
@@ -57,19 +64,30 @@ export class ScratchWorkspace {
     return existsSync(this.path(rel));
   }
 
+  private nxCommand(args: string[]): [string, string[], { cwd: string; env: NodeJS.ProcessEnv }] {
+    const env = { ...process.env, NX_DAEMON: 'false', NX_NO_CLOUD: 'true', NX_TUI: 'false', FORCE_COLOR: '0' };
+    return [join(this.root, 'node_modules', '.bin', 'nx'), [...args, '--outputStyle=static'], { cwd: this.root, env }];
+  }
+
   /** Runs the workspace's nx (no daemon, no colours, static output) and classifies its tasks. */
   nx(...args: string[]): NxResult {
-    const proc = spawnSync(join(this.root, 'node_modules', '.bin', 'nx'), [...args, '--outputStyle=static'], {
-      cwd: this.root,
-      encoding: 'utf8',
-      env: { ...process.env, NX_DAEMON: 'false', NX_NO_CLOUD: 'true', NX_TUI: 'false', FORCE_COLOR: '0' },
-      maxBuffer: 64 * 1024 * 1024,
-    });
-    const output = `${proc.stdout}${proc.stderr}`;
-    const ran: string[] = [];
-    const cached: string[] = [];
-    for (const m of output.matchAll(/^> nx run (\S+)(.*)$/gm)) (/\[(local cache|remote cache|existing outputs match the cache)/.test(m[2]) ? cached : ran).push(m[1]);
-    return { status: proc.status, output, ran: ran.sort(), cached: cached.sort() };
+    const [command, argv, options] = this.nxCommand(args);
+    const proc = spawnSync(command, argv, { ...options, encoding: 'utf8', maxBuffer: 64 * 1024 * 1024 });
+    return classify(proc.status, `${proc.stdout}${proc.stderr}`);
+  }
+
+  /**
+   * Starts nx without waiting, for tests that act while it runs (cancel a job, interrupt). It leads
+   * its own process group, so `process.kill(-child.pid, 'SIGINT')` acts as Ctrl-C in a terminal.
+   */
+  nxInBackground(...args: string[]): { child: ChildProcess; done: Promise<NxResult> } {
+    const [command, argv, options] = this.nxCommand(args);
+    const child = spawn(command, argv, { ...options, detached: true });
+    let output = '';
+    child.stdout!.on('data', (b) => (output += b));
+    child.stderr!.on('data', (b) => (output += b));
+    const done = new Promise<NxResult>((resolve) => child.on('close', (code) => resolve(classify(code, output))));
+    return { child, done };
   }
 
   dispose(): void {

@@ -2,15 +2,25 @@
  * Columnar outputs: Arrow IPC files (apache-arrow) and Parquet (parquet-wasm, the Rust arrow-rs
  * writer compiled to WebAssembly). Both are written atomically.
  */
-import { tableFromArrays, tableToIPC } from 'apache-arrow';
+import { Float64, makeVector, Table, tableToIPC, Utf8, vectorFromArray } from 'apache-arrow';
 import { Compression, Table as WasmTable, writeParquet, WriterPropertiesBuilder } from 'parquet-wasm';
 import { writeFileAtomic } from './atomic';
 
-/** Column name → values: typed arrays for numbers, string arrays, or (number | null)[] for nullable floats. */
+/**
+ * Column name → values: typed arrays (Float64, Int32) for numbers without gaps, string arrays, and
+ * (number | null)[] for floats that may be missing (written as nulls, never NaN).
+ */
 export type Columns = Record<string, Float64Array | Int32Array | string[] | (number | null)[]>;
 
-function arrowTable(columns: Columns) {
-  return tableFromArrays(columns as Parameters<typeof tableFromArrays>[0]);
+function arrowTable(columns: Columns): Table {
+  // Plain arrays get explicit types: inference would make strings dictionaries and an all-null column typeless.
+  const vectors = Object.fromEntries(
+    Object.entries(columns).map(([name, values]) => [
+      name,
+      ArrayBuffer.isView(values) ? makeVector(values) : typeof values[0] === 'string' ? vectorFromArray(values as string[], new Utf8()) : vectorFromArray(values as (number | null)[], new Float64()),
+    ]),
+  );
+  return new Table(vectors);
 }
 
 export function writeArrowFile(path: string, columns: Columns): void {

@@ -1,45 +1,45 @@
 /**
- * The Nx executor for every lambda-hat task: writes the task file, hands it to a backend, streams
- * the worker's output with a per-task prefix, and turns a failure into a short report (the reason
- * and the tail of the worker's stderr) and a non-zero status. Independent tasks keep running: Nx
- * only skips the dependents of a failed task.
+ * The Nx executor for every lambda-hat task. Without Nx's batch mode, Nx forks one of these per
+ * task and --parallel bounds how many run; with --batch, batch.ts runs the whole graph instead.
+ * The backend comes from `--backend`, `--card` and `--set` (see cards.ts). Independent tasks keep
+ * running after a failure: Nx only skips the dependents of a failed task.
  */
-import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
-import { join, relative } from 'node:path';
 import type { ExecutorContext } from '@nx/devkit';
-import { localBackend } from './backends/local';
+import { ConfigError } from '../../../rules/experiment/problems';
+import { backendFor } from './backends';
+import type { Backend } from './backends/types';
+import type { CardSelection } from './cards';
+import { cancelOnSignals, runTask } from './tasks';
 
-export interface RunOptions {
+export interface RunOptions extends CardSelection {
   rule: string;
-  spec: { id?: string; experiment?: string };
+  spec: object;
+}
+
+/** The backend for these options; a bad card is reported as its problems, without a stack. */
+export function selectBackend(root: string, options: CardSelection): Backend | null {
+  try {
+    return backendFor(root, options);
+  } catch (e) {
+    if (!(e instanceof ConfigError)) throw e;
+    console.error(`cannot choose a backend:\n${e.message}`);
+    return null;
+  }
 }
 
 export default async function runExecutor(options: RunOptions, context: ExecutorContext): Promise<{ success: boolean }> {
-  const label = `${context.projectName}:${context.targetName}`;
-  const prefix = `[${context.projectName}]`;
-  const taskDir = join(context.root, 'artifacts', '.work', 'tasks');
-  mkdirSync(taskDir, { recursive: true });
-  const taskFile = join(taskDir, `${context.projectName}.${context.targetName}.json`);
-  writeFileSync(taskFile, JSON.stringify(options.spec));
-
-  const backend = localBackend(context.root);
-  const stop = () => backend.cancelAll();
-  process.once('SIGINT', stop);
-  process.once('SIGTERM', stop);
+  const backend = selectBackend(context.root, options);
+  if (!backend) return { success: false };
+  const stopCancelling = cancelOnSignals(backend);
   try {
-    const outcome = await backend.run(
-      { label, rule: options.rule, taskFile },
-      { stdout: (line) => console.log(`${prefix} ${line}`), stderr: (line) => console.error(`${prefix} ${line}`) },
+    const success = await runTask(
+      context.root,
+      backend,
+      { project: context.projectName!, target: context.targetName!, rule: options.rule, spec: options.spec },
+      (line, stream) => (stream === 'stdout' ? console.log(line) : console.error(line)),
     );
-    if (outcome.ok) {
-      rmSync(taskFile, { force: true });
-      return { success: true };
-    }
-    const tail = outcome.stderrTail.length ? `\nlast lines of its stderr:\n${outcome.stderrTail.map((l) => `  ${l}`).join('\n')}` : '';
-    console.error(`${prefix} FAILED on ${backend.name}: ${outcome.reason}${tail}\nrerun by hand: node bin/lambda-hat.js run ${options.rule} ${relative(context.root, taskFile)}`);
-    return { success: false };
+    return { success };
   } finally {
-    process.off('SIGINT', stop);
-    process.off('SIGTERM', stop);
+    stopCancelling();
   }
 }

@@ -29,7 +29,13 @@ export interface LambdaHatMetadata {
 
 export type Projects = Record<string, ProjectConfiguration>;
 
-function ruleTarget<S>(executor: string, scanner: CodeInputScanner, rule: Rule<S>, spec: S, upstream: TargetConfiguration['inputs'], dependsOn: string[], description: string): TargetConfiguration {
+/**
+ * Depending on `target` of this project's dependencies, with the command line's extra flags
+ * (--backend, --card, --set) passed on, so a whole run uses one backend.
+ */
+const upstreamOf = (target: string): TargetConfiguration['dependsOn'] => [{ target, dependencies: true, params: 'forward' }];
+
+function ruleTarget<S>(executor: string, scanner: CodeInputScanner, rule: Rule<S>, spec: S, upstream: TargetConfiguration['inputs'], dependsOn: TargetConfiguration['dependsOn'], description: string): TargetConfiguration {
   const code = scanner.closure(rule.codeEntryPoints(spec));
   return {
     executor: `${executor}:run`,
@@ -53,11 +59,11 @@ export function experimentProjects(exp: Experiment, executor: string, scanner: C
     const m = t.build.model;
     const what = `${m.in_dim}→${JSON.stringify(m.widths)}→${m.out_dim} ${m.activation}, n = ${t.build.data.n_data}, seed ${t.build.seed}`;
     const root = artifactPath.target(t.id);
-    projects[root] = project(t.id, root, { 'build-target': ruleTarget(executor, scanner, buildTargetRule, t, [], [], `Train target ${t.id} (${what})`) }, [], `Target ${what}`);
+    projects[root] = project(t.id, root, { 'build-target': ruleTarget(executor, scanner, buildTargetRule, t, [], undefined, `Train target ${t.id} (${what})`) }, [], `Target ${what}`);
   }
   for (const r of exp.runs) {
     const root = artifactPath.run(r.id);
-    const sample = ruleTarget(executor, scanner, sampleRule, r, [{ dependentTasksOutputFiles: '**/*.npy' }], ['^build-target'], `Run ${r.sampler} (seed ${r.seed}) on ${r.target}`);
+    const sample = ruleTarget(executor, scanner, sampleRule, r, [{ dependentTasksOutputFiles: '**/*.npy' }], upstreamOf('build-target'), `Run ${r.sampler} (seed ${r.seed}) on ${r.target}`);
     projects[root] = project(r.id, root, { sample }, [r.target], `${r.sampler} on ${r.target}`);
   }
   const aggregate: AggregateSpec = { experiment: exp.name, runs: exp.runs.map((r) => ({ id: r.id, target: r.target, sampler: r.sampler })) };
@@ -66,8 +72,15 @@ export function experimentProjects(exp: Experiment, executor: string, scanner: C
     exp.name,
     root,
     {
-      aggregate: ruleTarget(executor, scanner, aggregateRule, aggregate, [{ dependentTasksOutputFiles: '**/{analysis,timing}.json' }], ['^sample'], `Write llc_runs for ${exp.file}`),
-      sample: { executor: 'nx:noop', dependsOn: ['aggregate'], cache: true, inputs: [], outputs: [], metadata: { description: `Everything in ${exp.file}: every sample, then aggregate` } },
+      aggregate: ruleTarget(executor, scanner, aggregateRule, aggregate, [{ dependentTasksOutputFiles: '**/{analysis,timing}.json' }], upstreamOf('sample'), `Write llc_runs for ${exp.file}`),
+      sample: {
+        executor: 'nx:noop',
+        dependsOn: [{ target: 'aggregate', params: 'forward' }],
+        cache: true,
+        inputs: [],
+        outputs: [],
+        metadata: { description: `Everything in ${exp.file}: every sample, then aggregate` },
+      },
     },
     exp.runs.map((r) => r.id),
     `Experiment ${exp.name} (${exp.file}): ${exp.targets.length} targets × ${exp.runs.length / exp.targets.length} samplers`,

@@ -1,46 +1,60 @@
 /**
  * The local backend: each task in its own OS process (process isolation, as Parsl's
- * HighThroughputExecutor gives), on this machine. Nx's --parallel bounds how many run at once.
+ * HighThroughputExecutor gives) on this machine. Without Nx's batch mode, Nx's --parallel bounds
+ * how many run at once; in batch mode the card's max_jobs does (default: one per core).
  */
 import { ChildProcess, spawn } from 'node:child_process';
+import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
-import type { Backend, Outcome } from './types';
+import type { LocalCard } from '../cards';
+import { Backend, Outcome, STDERR_TAIL_LINES } from './types';
 
-const STDERR_TAIL_LINES = 20;
-
-/** Workers print no colour; Nx's FORCE_COLOR only makes Node warn when the user also sets NO_COLOR. */
-function workerEnv(): NodeJS.ProcessEnv {
-  const { FORCE_COLOR: _, ...env } = process.env;
-  return env;
-}
-
-export function localBackend(workspaceRoot: string): Backend {
+export function localBackend(workspaceRoot: string, card: LocalCard, source: string): Backend {
   const running = new Set<ChildProcess>();
   const worker = join(workspaceRoot, 'bin', 'lambda-hat.js');
+  const slots = card.max_jobs ?? availableParallelism();
+  const waiting: (() => void)[] = [];
+  let busy = 0;
+  // Workers print no colour; Nx's FORCE_COLOR only makes Node warn when the user also sets NO_COLOR.
+  const { FORCE_COLOR: _, ...inherited } = process.env;
+  const env = { ...inherited, LAMBDA_HAT_THREADS: process.env.LAMBDA_HAT_THREADS ?? String(card.threads), ...card.env };
+
+  const acquire = () => (busy < slots ? (busy++, Promise.resolve()) : new Promise<void>((resolve) => waiting.push(resolve)));
+  const release = () => {
+    const next = waiting.shift();
+    if (next) next();
+    else busy--;
+  };
+
   return {
-    name: 'local',
-    run(task, sink) {
-      return new Promise<Outcome>((resolve) => {
-        const child = spawn(process.execPath, [worker, 'run', task.rule, task.taskFile], { cwd: workspaceRoot, env: workerEnv(), stdio: ['ignore', 'pipe', 'pipe'] });
-        running.add(child);
-        const tail: string[] = [];
-        createInterface({ input: child.stdout! }).on('line', (line) => sink.stdout(line));
-        createInterface({ input: child.stderr! }).on('line', (line) => {
-          sink.stderr(line);
-          tail.push(line);
-          if (tail.length > STDERR_TAIL_LINES) tail.shift();
+    name: `local (${source})`,
+    async run(task, sink) {
+      await acquire();
+      try {
+        return await new Promise<Outcome>((resolve) => {
+          const child = spawn(process.execPath, [worker, 'run', task.rule, task.taskFile], { cwd: workspaceRoot, env, stdio: ['ignore', 'pipe', 'pipe'] });
+          running.add(child);
+          const tail: string[] = [];
+          createInterface({ input: child.stdout! }).on('line', (line) => sink.stdout(line));
+          createInterface({ input: child.stderr! }).on('line', (line) => {
+            sink.stderr(line);
+            tail.push(line);
+            if (tail.length > STDERR_TAIL_LINES) tail.shift();
+          });
+          child.on('error', (e) => {
+            running.delete(child);
+            resolve({ ok: false, reason: `could not start the worker: ${e.message}`, stderrTail: tail, attempts: 1 });
+          });
+          child.on('close', (code, signal) => {
+            running.delete(child);
+            if (code === 0) resolve({ ok: true, stderrTail: tail, attempts: 1 });
+            else resolve({ ok: false, reason: signal ? `worker killed by ${signal}` : `worker exited with status ${code}`, stderrTail: tail, attempts: 1 });
+          });
         });
-        child.on('error', (e) => {
-          running.delete(child);
-          resolve({ ok: false, reason: `could not start the worker: ${e.message}`, stderrTail: tail });
-        });
-        child.on('close', (code, signal) => {
-          running.delete(child);
-          if (code === 0) resolve({ ok: true, stderrTail: tail });
-          else resolve({ ok: false, reason: signal ? `worker killed by ${signal}` : `worker exited with status ${code}`, stderrTail: tail });
-        });
-      });
+      } finally {
+        release();
+      }
     },
     cancelAll() {
       for (const child of running) child.kill('SIGTERM');

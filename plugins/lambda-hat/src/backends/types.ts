@@ -1,9 +1,10 @@
 /**
  * A backend runs worker processes (`lambda-hat run <rule> <task.json>`) somewhere and reports how
- * they ended. The executor does not know which backend it drives.
+ * they ended (Parsl's provider idea: the caller never knows which backend it drives). Many `run`
+ * calls may be in flight at once; a backend is free to group them (Slurm job arrays).
  */
 export interface WorkerTask {
-  /** `project:target`, for messages. */
+  /** `project:target`, for messages and output prefixes. */
   label: string;
   rule: string;
   /** Absolute path of the task file the worker reads. */
@@ -12,10 +13,11 @@ export interface WorkerTask {
 
 export interface Outcome {
   ok: boolean;
-  /** Why it failed, in words, when it did. */
+  /** Why the last attempt failed, in words. */
   reason?: string;
   /** The last lines the worker wrote to stderr. */
   stderrTail: string[];
+  attempts: number;
 }
 
 /** Where the worker's output lines go (already split into lines). */
@@ -25,8 +27,14 @@ export interface OutputSink {
 }
 
 export interface Backend {
+  /** Names the backend and its settings' source, e.g. `slurm (config/cards/slurm-cpu.yaml)`. */
   readonly name: string;
+  /** Runs one task to its end, retries included. */
   run(task: WorkerTask, sink: OutputSink): Promise<Outcome>;
-  /** Stops every worker this backend started that is still running. */
+  /** Stops every worker or job this backend started that is still running. Synchronous: it runs on Ctrl-C. */
   cancelAll(): void;
 }
+
+/** Exit status of `lambda-hat` for a mistake in the input: running it again cannot help. */
+export const INPUT_ERROR_STATUS = 2;
+export const STDERR_TAIL_LINES = 20;
