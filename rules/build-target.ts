@@ -9,8 +9,6 @@ import type { TargetSpec } from './experiment';
 import { checkFiles, Rule, UserError } from './rule';
 import { versions } from './versions';
 
-const LOG_EVERY_MS = 2000;
-
 export const buildTargetRule: Rule<TargetSpec> = {
   name: 'build-target',
   codeEntryPoints: () => [__filename, ...kernelSourceFiles()],
@@ -22,13 +20,9 @@ export const buildTargetRule: Rule<TargetSpec> = {
     const { build } = spec;
     const lay = layout(build.model);
     ctx.log(`training ${spec.id}: d = ${lay.d}, n = ${build.data.n_data}, up to ${build.training.steps} steps`);
-    let lastLog = started;
-    const built = buildTarget(build, kernelChoice(), (step, loss) => {
-      const now = performance.now();
-      if (now - lastLog < LOG_EVERY_MS) return;
-      lastLog = now;
-      ctx.log(`step ${step + 1}/${build.training.steps}  loss ${loss.toExponential(4)}`);
-    });
+    const progress = ctx.progress;
+    const report = (done: number, total: number, loss: number) => progress?.({ phase: 'training', done, total, unit: 'steps', metric: { name: 'loss', value: loss } });
+    const built = buildTarget(build, kernelChoice(), progress && ((step, loss) => report(step + 1, build.training.steps, loss)));
     const steps = built.losses.length;
     if (!Number.isFinite(built.L0)) {
       const firstBad = built.losses.findIndex((l) => !Number.isFinite(l));
@@ -36,6 +30,8 @@ export const buildTargetRule: Rule<TargetSpec> = {
         `training diverged: the loss is ${built.L0} after ${steps} steps${firstBad >= 0 ? ` (first non-finite at step ${firstBad + 1})` : ''}; lower training.learning_rate`,
       );
     }
+    // An early stop completes training short of its planned steps.
+    if (built.stoppedEarly) report(steps, steps, built.losses[steps - 1]);
     ctx.log(`trained in ${steps} steps${built.stoppedEarly ? ' (early stop)' : ''}: L0 = ${built.L0.toExponential(6)}`);
     await writeTargetArtifact(join(ctx.root, artifactPath.target(spec.id)), built, {
       target_id: spec.id,

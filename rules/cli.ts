@@ -11,6 +11,7 @@ import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { ConfigError, DEFAULT_PRESETS, loadExperiment } from './experiment';
 import { RULES } from './index';
+import { progressReporter } from './progress';
 import { UserError } from './rule';
 
 const USAGE = `usage:
@@ -29,7 +30,12 @@ async function run(args: string[]): Promise<void> {
   } catch (e) {
     throw new UserError(`cannot read task file ${taskFile}: ${(e as Error).message}`);
   }
-  await rule.run(spec, { root: workspaceRoot(), log: (m) => console.log(m) });
+  const reporter = progressReporter();
+  try {
+    await rule.run(spec, { root: workspaceRoot(), log: (m) => reporter.log(m), progress: (u) => reporter.progress(u) });
+  } finally {
+    reporter.close();
+  }
 }
 
 async function validateCommand(args: string[]): Promise<void> {

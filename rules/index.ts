@@ -1,5 +1,6 @@
 import { aggregateRule } from './aggregate';
 import { buildTargetRule } from './build-target';
+import { reportRule } from './report';
 import type { Rule } from './rule';
 import { sampleRule } from './sample';
 
@@ -7,4 +8,5 @@ export const RULES: Record<string, Rule<any>> = {
   [buildTargetRule.name]: buildTargetRule,
   [sampleRule.name]: sampleRule,
   [aggregateRule.name]: aggregateRule,
+  [reportRule.name]: reportRule,
 };

@@ -1,5 +1,6 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import type { ProgressUpdate } from './progress';
 
 /**
  * A rule is one kind of task (Snakemake style): what it reads and writes, the code it runs, and
@@ -10,6 +11,8 @@ export interface RuleContext {
   /** Absolute path of the workspace root; artifact paths are relative to it. */
   root: string;
   log(message: string): void;
+  /** How far the rule's long phases have got; absent where nobody watches (tests, benchmarks). */
+  progress?(update: ProgressUpdate): void;
 }
 
 export interface Rule<Spec> {

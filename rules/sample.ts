@@ -10,7 +10,8 @@ import { castTo } from '../packages/llc/src/mlp';
 import { energyPlot, rankPlot, runningMeanPlot, tracePlot } from '../packages/llc/src/plots';
 import { temperature } from '../packages/llc/src/posterior';
 import { keyFromSeed } from '../packages/llc/src/rng';
-import { writeRunArtifact } from '../packages/llc/src/run-artifact';
+import { RunAnalysis, writeRunArtifact } from '../packages/llc/src/run-artifact';
+import { runStatus } from '../packages/llc/src/status';
 import type { Columns } from '../packages/llc/src/tables';
 import { loadSampler, samplerModulePath } from '../packages/llc/src/samplers';
 import type { SamplerResult } from '../packages/llc/src/samplers/types';
@@ -49,19 +50,27 @@ export const sampleRule: Rule<RunSpec> = {
           `${chains} chains, ${dtype}, kernel ${kernel.name} on ${kernel.threads} thread${kernel.threads > 1 ? 's' : ''}`,
       );
 
-      const result = sampler.run({ kernel, center, temperature: temp, L0: L0s[0] }, options, keyFromSeed(spec.seed), (p) =>
-        ctx.log(`${p.phase} ${p.done}/${p.total}${p.llc === undefined ? '' : `  running λ̂ ${p.llc.toPrecision(5)}`}`),
+      const progress = ctx.progress;
+      const result = sampler.run(
+        { kernel, center, temperature: temp, L0: L0s[0] },
+        options,
+        keyFromSeed(spec.seed),
+        progress &&
+          ((p) =>
+            progress({ phase: p.phase, done: p.done, total: p.total, unit: p.phase === 'sampling' ? 'draws' : 'steps', ...(p.llc !== undefined && { metric: { name: 'λ̂', value: p.llc } }) })),
       );
       const llc = llcTrace(result.Ln, L0s[0], temp.nBeta);
       const summary = summarizeLlc(llc, result.chains, result.draws, result.llcPerChain);
+      const estimatedPerChain = result.llcPerChain !== undefined;
       ctx.log(
         `λ̂ = ${summary.mean.toPrecision(6)} ± ${summary.mcse.toPrecision(3)} (MCSE) from ${result.chains} × ${result.draws} draws; ` +
           `ESS bulk ${summary.ess_bulk.toFixed(0)}, tail ${summary.ess_tail.toFixed(0)}, R̂ ${summary.r_hat.toFixed(3)}`,
       );
 
-      const analysis = {
+      const analysis: RunAnalysis = {
         run_id: spec.id,
         target_id: spec.target,
+        target: build,
         sampler: spec.sampler,
         seed: spec.seed,
         options: spec.options,
@@ -73,10 +82,19 @@ export const sampleRule: Rule<RunSpec> = {
         L0: L0s[0],
         L0_float64: target.meta.L0,
         llc: summary,
+        estimated_per_chain: estimatedPerChain,
         work: result.work,
         diagnostics: result.diagnostics,
+        divergences: result.divergences ?? null,
+        status: runStatus({
+          llc: summary,
+          nonFiniteDraws: result.Ln.reduce((k, l) => (Number.isFinite(l) ? k : k + 1), 0),
+          estimatedPerChain,
+          divergences: result.divergences,
+        }),
         versions: versions(),
       };
+      if (analysis.status.state !== 'ok') ctx.log(`status ${analysis.status.state}: ${analysis.status.reasons.join('; ')}`);
       const timing = { ...result.timing, total_s: (performance.now() - started) / 1000, threads: kernel.threads, seconds: Array.from(result.seconds) };
       await writeRunArtifact(join(ctx.root, artifactPath.run(spec.id)), analysis, timing, runTables(llc, result), runPlots(spec, llc, result));
     } finally {

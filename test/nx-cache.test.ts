@@ -52,7 +52,7 @@ experiment: cachetest
 describe('Nx graph and cache', () => {
   let ws: ScratchWorkspace;
   const resolve = (): Promise<Experiment> => loadExperiment({ root: ws.root, presets: DEFAULT_PRESETS }, ws.path('config/experiments.yaml'));
-  const tasksOf = (exp: Experiment) => [...exp.targets.map((t) => `${t.id}:build-target`), ...exp.runs.map((r) => `${r.id}:sample`), 'cachetest:aggregate'].sort();
+  const tasksOf = (exp: Experiment) => [...exp.targets.map((t) => `${t.id}:build-target`), ...exp.runs.map((r) => `${r.id}:sample`), 'cachetest:aggregate', 'cachetest:report'].sort();
   let original: Experiment;
 
   beforeAll(async () => {
@@ -83,7 +83,7 @@ describe('Nx graph and cache', () => {
     expect(r.cached).toEqual([]);
     for (const run of original.runs) expect(ws.exists(`artifacts/runs/${run.id}/analysis.json`)).toBe(true);
     expect(ws.exists('artifacts/experiments/cachetest/llc_runs.parquet')).toBe(true);
-    expect(ws.exists('artifacts/experiments/cachetest/llc_runs.arrow')).toBe(true);
+    for (const file of ['llc_runs.arrow', 'llc_runs.csv', 'report.html']) expect(ws.exists(`artifacts/experiments/cachetest/${file}`)).toBe(true);
   });
 
   it('writes llc_runs with exactly this experiment’s runs, readable by an independent Parquet reader', async () => {
@@ -125,24 +125,24 @@ describe('Nx graph and cache', () => {
     expect(r.ran).toEqual([]);
   });
 
-  it('editing one sampler entry reruns that sampler on each target, and the aggregate', async () => {
+  it('editing one sampler entry reruns that sampler on each target, the aggregate and the report', async () => {
     ws.write('config/experiments.yaml', experiment(undefined, `seed: 2, overrides: { ${SGLD.replace('steps: 200', 'steps: 240')}, precond: rmsprop }`));
     const edited = await resolve();
     const newRuns = edited.runs.filter((r) => !original.runs.some((o) => o.id === r.id));
     expect(newRuns.map((r) => r.target).sort()).toEqual(original.targets.map((t) => t.id).sort());
     const r = ws.nx('run-many', '-t', 'sample');
     expect(r.status, r.output).toBe(0);
-    expect(r.ran).toEqual([...newRuns.map((x) => `${x.id}:sample`), 'cachetest:aggregate'].sort());
+    expect(r.ran).toEqual([...newRuns.map((x) => `${x.id}:sample`), 'cachetest:aggregate', 'cachetest:report'].sort());
   });
 
-  it('editing one target reruns its build, its samples and the aggregate', async () => {
+  it('editing one target reruns its build, its samples, the aggregate and the report', async () => {
     const before = await resolve();
     ws.write('config/experiments.yaml', experiment('seed: 3'));
     const edited = await resolve();
     const newTarget = edited.targets.find((t) => !before.targets.some((b) => b.id === t.id))!;
     const r = ws.nx('run-many', '-t', 'sample');
     expect(r.status, r.output).toBe(0);
-    expect(r.ran).toEqual([`${newTarget.id}:build-target`, ...edited.runs.filter((x) => x.target === newTarget.id).map((x) => `${x.id}:sample`), 'cachetest:aggregate'].sort());
+    expect(r.ran).toEqual([`${newTarget.id}:build-target`, ...edited.runs.filter((x) => x.target === newTarget.id).map((x) => `${x.id}:sample`), 'cachetest:aggregate', 'cachetest:report'].sort());
   });
 
   for (const sampler of ['hmc', 'sgld']) {
@@ -151,23 +151,25 @@ describe('Nx graph and cache', () => {
       ws.append(`packages/llc/src/samplers/${sampler}.ts`, '\n// an edit\n');
       const r = ws.nx('run-many', '-t', 'sample');
       expect(r.status, r.output).toBe(0);
-      expect(r.ran).toEqual([...current.runs.filter((x) => x.sampler === sampler).map((x) => `${x.id}:sample`), 'cachetest:aggregate'].sort());
+      expect(r.ran).toEqual([...current.runs.filter((x) => x.sampler === sampler).map((x) => `${x.id}:sample`), 'cachetest:aggregate', 'cachetest:report'].sort());
     });
   }
 
-  it('a change to the training code rebuilds; byte-identical parameters keep the samples cached', async () => {
+  it('a change to the training code rebuilds; byte-identical parameters keep the samples and the table cached', async () => {
     const current = await resolve();
     const params = current.targets.map((t) => ws.read(`artifacts/targets/${t.id}/params.npy`));
     ws.append('packages/llc/src/train.ts', '\n// an edit\n');
     const r = ws.nx('run-many', '-t', 'sample');
     expect(r.status, r.output).toBe(0);
-    expect(r.ran).toEqual(current.targets.map((t) => `${t.id}:build-target`).sort());
+    // The report shows the targets' training facts (meta.json), so it follows them.
+    expect(r.ran).toEqual([...current.targets.map((t) => `${t.id}:build-target`), 'cachetest:report'].sort());
     current.targets.forEach((t, i) => expect(ws.read(`artifacts/targets/${t.id}/params.npy`).equals(params[i])).toBe(true));
   });
 
   it('restores deleted artifacts from the cache', async () => {
     const current = await resolve();
     const table = ws.read('artifacts/experiments/cachetest/llc_runs.parquet');
+    const report = ws.read('artifacts/experiments/cachetest/report.html');
     ws.remove('artifacts');
     expect(ws.exists('artifacts')).toBe(false);
     const r = ws.nx('run-many', '-t', 'sample');
@@ -175,5 +177,6 @@ describe('Nx graph and cache', () => {
     expect(r.ran).toEqual([]);
     for (const run of current.runs) expect(ws.exists(`artifacts/runs/${run.id}/traces.arrow`)).toBe(true);
     expect(ws.read('artifacts/experiments/cachetest/llc_runs.parquet').equals(table)).toBe(true);
+    expect(ws.read('artifacts/experiments/cachetest/report.html').equals(report)).toBe(true);
   });
 });

@@ -4,7 +4,7 @@
  * self-contained, deterministic SVG, including for diverged (NaN/Infinity) and degenerate runs.
  */
 import { describe, expect, it } from 'vitest';
-import { ebfmi, energyPlot, rankHistograms, rankPlot, runningMeanBand, runningMeanPlot, tracePlot } from '../packages/llc/src/plots';
+import { barPlot, comparisonPlot, ebfmi, energyPlot, overlayPlot, rankHistograms, rankPlot, runningMeanBand, runningMeanPlot, scatterPlot, tracePlot } from '../packages/llc/src/plots';
 import { fillNormal, fillUniform, keyFromSeed } from '../packages/llc/src/rng';
 
 interface Element {
@@ -373,5 +373,102 @@ describe('plots', () => {
     expect(() => tracePlot({ llc: new Float64Array(5), chains: 2, draws: 3, title: 't' })).toThrow(RangeError);
     expect(() => runningMeanPlot({ llc: new Float64Array(6), chains: 2, draws: 3, x: new Float64Array(2), xLabel: 'x', logX: false, title: 't' })).toThrow(RangeError);
     expect(() => rankHistograms(new Float64Array(6), 2, 3, 0)).toThrow(RangeError);
+  });
+});
+
+describe('report plots', () => {
+  const chains = 4;
+  const draws = 200;
+  const mcmc = randomWalks(31, chains, draws);
+  const oneShot = normals(32, chains * 16, 0.5, 9);
+  const series = (llc: Float64Array = mcmc, vi: Float64Array = oneShot, x = cumulativeFge(draws)) => [
+    { label: 'sgld', llc, chains, draws, x, colourIndex: 0, estimate: { mean: 5, halfWidth: 0.1 }, final: false },
+    { label: 'vi', llc: vi, chains, draws: 16, x: Float64Array.from({ length: 16 }, (_, i) => 5000 + i), colourIndex: 3, estimate: { mean: 9, halfWidth: 0.5 }, final: true },
+  ];
+  const comparison = (means = [1, 2, 3], halfWidths = [0.1, 0.2, 0.4]) =>
+    comparisonPlot({
+      groups: [
+        { label: 'tgt_a', points: [{ series: 'hmc', mean: means[0], halfWidth: halfWidths[0], tooltip: 'hmc_1' }, { series: 'sgld', mean: means[1], halfWidth: halfWidths[1], tooltip: 'sgld_1' }] },
+        { label: 'tgt_b', points: [{ series: 'hmc', mean: means[2], halfWidth: halfWidths[2], tooltip: 'hmc_2' }] },
+      ],
+      series: ['hmc', 'sgld'],
+      yLabel: 'λ̂',
+      title: 'comparison',
+    });
+  const scatter = (x: number[], y: number[]) => scatterPlot({ sets: [{ label: 'train', x, y }], xLabel: 'teacher', yLabel: 'student', title: 'scatter' });
+  const bars = (values: (number | null)[]) => barPlot({ bars: values.map((value, i) => ({ label: `b${i}`, value })), yLabel: 'mse', title: 'bars' });
+
+  it('are well-formed, self-contained and deterministic', () => {
+    const docs = () => ({
+      comparison: comparison(),
+      overlay: overlayPlot({ series: series(), xLabel: 'FGE', logX: true, title: 'overlay' }),
+      scatter: scatter([1, 2, 3], [1.1, 1.9, 3.2]),
+      bars: bars([0.5, 0.25, null]),
+    });
+    const first = docs();
+    const again = docs();
+    for (const [name, svg] of Object.entries(first)) {
+      checkDocument(svg, name);
+      expect(again[name as keyof typeof again]).toBe(svg);
+    }
+  });
+
+  it('draw each comparison interval at mean ± half-width, groups left to right', () => {
+    const root = parseXml(comparison([1, 2, 3], [0.1, 0.2, 0.4]));
+    const points = withClass(root, 'point');
+    expect(points.map((p) => p.children[0].text.split(':')[0])).toEqual(['hmc_1', 'sgld_1', 'hmc_2']);
+    const whiskerLength = (p: Element) => {
+      const stem = p.children.find((e) => e.name === 'line')!;
+      return Math.abs(Number(stem.attributes.y1) - Number(stem.attributes.y2));
+    };
+    const centre = (p: Element) => p.children.find((e) => e.name === 'circle')!.attributes;
+    // Pixels are linear in λ̂: lengths in the ratio of the half-widths, centres in the ratio of the gaps between means.
+    expect(whiskerLength(points[1]) / whiskerLength(points[0])).toBeCloseTo(2, 1);
+    expect(whiskerLength(points[2]) / whiskerLength(points[0])).toBeCloseTo(4, 1);
+    const y = points.map((p) => Number(centre(p).cy));
+    expect((y[0] - y[2]) / (y[0] - y[1])).toBeCloseTo(2, 2);
+    const x = points.map((p) => Number(centre(p).cx));
+    expect(x[0]).toBeLessThan(x[1]);
+    expect(x[1]).toBeLessThan(x[2]);
+  });
+
+  it('overlay running means as lines and a final estimate (VI) as a marker with its interval', () => {
+    const root = parseXml(overlayPlot({ series: series(), xLabel: 'FGE', logX: true, title: 'overlay' }));
+    const [running, shot] = withClass(root, 'series');
+    expect(running.children.map((e) => e.name)).toEqual(['polygon', 'polyline']);
+    expect(shot.children.map((e) => e.name)).toEqual(['line', 'circle']);
+    const legendText = withClass(root, 'legend')[0].children.filter((e) => e.name === 'text').map((e) => e.text);
+    expect(legendText).toEqual(['sgld', 'vi']);
+  });
+
+  it('put the identity line on the scatter plot’s diagonal', () => {
+    const root = parseXml(scatter([0, 1, 2], [0, 1, 2]));
+    const identity = find(root, (e) => e.name === 'line' && e.attributes['stroke-dasharray'] !== undefined)[0].attributes;
+    const dots = find(root, (e) => e.name === 'circle').map((c) => [Number(c.attributes.cx), Number(c.attributes.cy)]);
+    // Points with student = teacher lie on the dashed line.
+    const [x1, y1, x2, y2] = ['x1', 'y1', 'x2', 'y2'].map((k) => Number(identity[k]));
+    for (const [cx, cy] of dots) expect(cy).toBeCloseTo(y1 + ((cx - x1) * (y2 - y1)) / (x2 - x1), 1);
+  });
+
+  it('draw bars in proportion to their values and mark a missing one', () => {
+    const root = parseXml(bars([0.2, 0.4, null]));
+    const heights = find(root, (e) => e.name === 'rect' && e.attributes.fill !== '#ffffff').map((r) => Number(r.attributes.height));
+    expect(heights).toHaveLength(2);
+    expect(heights[1] / heights[0]).toBeCloseTo(2, 2);
+    expect(find(root, (e) => e.name === 'text').map((e) => e.text)).toContain('n/a');
+  });
+
+  it('survive diverged and empty inputs', () => {
+    const diverged = Float64Array.from(mcmc);
+    diverged.fill(NaN, 50, 120);
+    diverged[300] = Infinity;
+    checkDocument(overlayPlot({ series: series(diverged, oneShot.map(() => NaN)), xLabel: 'FGE', logX: true, title: 'o' }), 'o');
+    checkDocument(overlayPlot({ series: [], xLabel: 'FGE', logX: false, title: 'o' }), 'o');
+    checkDocument(comparison([NaN, 2, Infinity], [NaN, NaN, 1]), 'comparison');
+    checkDocument(comparisonPlot({ groups: [], series: [], yLabel: 'λ̂', title: 'c' }), 'c');
+    checkDocument(scatter([], []), 'scatter');
+    checkDocument(scatter([NaN, 1], [2, Infinity]), 'scatter');
+    checkDocument(bars([null, NaN]), 'bars');
+    checkDocument(bars([]), 'bars');
   });
 });

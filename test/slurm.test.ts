@@ -9,12 +9,13 @@ import { readdirSync } from 'node:fs';
 import { parquetReadObjects } from 'hyparquet';
 import { afterAll, describe, expect, it } from 'vitest';
 import { DEFAULT_PRESETS, Experiment, loadExperiment } from '../rules/experiment';
+import { MACHINE_DEPENDENT_COLUMNS } from '../rules/llc-runs';
 import { jobStates, slurm, submittedJobs, waitFor } from './support/slurm';
 import { ScratchWorkspace } from './support/workspace';
 
 const MINUTE = 60_000;
 
-/** Everything a run computed: the targets' arrays and llc_runs without its wall-clock columns. */
+/** Everything a run computed: the targets' arrays and llc_runs without its machine-dependent columns. */
 async function results(ws: ScratchWorkspace, exp: Experiment) {
   const npy = new Map<string, Buffer>();
   for (const t of exp.targets) {
@@ -22,7 +23,8 @@ async function results(ws: ScratchWorkspace, exp: Experiment) {
   }
   const file = ws.read(`artifacts/experiments/${exp.name}/llc_runs.parquet`);
   const rows = (await parquetReadObjects({ file: new Uint8Array(file).buffer })) as Record<string, unknown>[];
-  const table = Object.fromEntries(rows.map(({ wall_time_s: _w, threads: _t, ...row }) => [row.run_id as string, row]));
+  const reproducible = (row: Record<string, unknown>) => Object.fromEntries(Object.entries(row).filter(([name]) => !MACHINE_DEPENDENT_COLUMNS.includes(name)));
+  const table = Object.fromEntries(rows.map((row) => [row.run_id as string, reproducible(row)]));
   return { npy, table };
 }
 

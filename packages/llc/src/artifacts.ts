@@ -5,8 +5,8 @@
  *
  *   artifacts/targets/<tgt_…>/      params.npy X.npy Y.npy X_test.npy Y_test.npy
  *                                   teacher_params.npy train_loss.npy meta.json
- *   artifacts/runs/<sampler_…>/     analysis.json traces.arrow
- *   artifacts/experiments/<name>/   llc_runs.parquet llc_runs.arrow
+ *   artifacts/runs/<sampler_…>/     analysis.json timing.json traces.arrow *.svg
+ *   artifacts/experiments/<name>/   llc_runs.parquet llc_runs.arrow llc_runs.csv report.html
  */
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -67,6 +67,11 @@ export interface TargetArtifact {
   params: Float64Array;
   X: Float64Array;
   Y: Float64Array;
+  Xtest: Float64Array;
+  Ytest: Float64Array;
+  teacherParams: Float64Array;
+  /** The training loss at every optimiser step. */
+  trainLoss: Float64Array;
 }
 
 export function readTargetArtifact(dir: string): TargetArtifact {
@@ -76,5 +81,14 @@ export function readTargetArtifact(dir: string): TargetArtifact {
     if (!(data instanceof Float64Array)) throw new Error(`${join(dir, name)}: expected float64 data`);
     return data;
   };
-  return { meta, params: f64('params.npy'), X: f64('X.npy'), Y: f64('Y.npy') };
+  return {
+    meta,
+    params: f64('params.npy'),
+    X: f64('X.npy'),
+    Y: f64('Y.npy'),
+    Xtest: f64('X_test.npy'),
+    Ytest: f64('Y_test.npy'),
+    teacherParams: f64('teacher_params.npy'),
+    trainLoss: f64('train_loss.npy'),
+  };
 }

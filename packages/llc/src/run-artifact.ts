@@ -9,7 +9,48 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { toJson } from './artifacts';
 import { writeDirAtomic, writeFileAtomic } from './atomic';
+import type { BuildSpec } from './config';
+import type { LlcSummary } from './llc';
+import type { PosteriorSpec } from './posterior';
+import type { Work } from './samplers/types';
+import type { RunStatus } from './status';
 import { Columns, writeArrowFile } from './tables';
+
+/**
+ * analysis.json. Statistics typed `number` may be null in the file when they are undefined for the
+ * run (an ESS from too few draws, say): JSON has no NaN.
+ */
+export interface RunAnalysis {
+  run_id: string;
+  target_id: string;
+  /** The target's resolved build config, so a run's row names what it measured. */
+  target: BuildSpec;
+  sampler: string;
+  seed: number;
+  /** The sampler's resolved options. */
+  options: Record<string, unknown>;
+  posterior: PosteriorSpec;
+  temperature: { n: number; beta: number; n_beta: number; gamma: number };
+  d: number;
+  dtype: 'float32' | 'float64';
+  kernel: string;
+  /** L_n(w*) from the sampling kernel, in its precision: the L0 that λ̂ subtracts. */
+  L0: number;
+  L0_float64: number;
+  llc: LlcSummary;
+  /**
+   * Whether the sampler estimated λ̂ per chain (VI: from draws of its fitted q, after an
+   * optimisation that did all the work) rather than as the average over MCMC draws.
+   */
+  estimated_per_chain: boolean;
+  work: Work;
+  /** Sampler-specific results: HMC's acceptance_rate and divergences, MCLMC's tuned L, VI's estimators, … */
+  diagnostics: Record<string, unknown>;
+  /** Divergent transitions after warm-up, for samplers that detect them (HMC); null for the others. */
+  divergences: { count: number; transitions: number } | null;
+  status: RunStatus;
+  versions: Record<string, string>;
+}
 
 /** Wall-clock facts about a run: where the time went, on how many threads. */
 export interface RunTiming {
@@ -21,7 +62,7 @@ export interface RunTiming {
   seconds: number[];
 }
 
-export async function writeRunArtifact(dir: string, analysis: object, timing: RunTiming, tables: Record<string, Columns>, plots: Record<string, string>): Promise<void> {
+export async function writeRunArtifact(dir: string, analysis: RunAnalysis, timing: RunTiming, tables: Record<string, Columns>, plots: Record<string, string>): Promise<void> {
   await writeDirAtomic(dir, (tmp) => {
     writeFileAtomic(join(tmp, 'timing.json'), toJson(timing));
     for (const [name, columns] of Object.entries(tables)) writeArrowFile(join(tmp, name), columns);
@@ -30,7 +71,7 @@ export async function writeRunArtifact(dir: string, analysis: object, timing: Ru
   });
 }
 
-export function readAnalysis(dir: string): Record<string, unknown> {
+export function readAnalysis(dir: string): RunAnalysis {
   return JSON.parse(readFileSync(join(dir, 'analysis.json'), 'utf8'));
 }
 

@@ -3,7 +3,7 @@
  * it. Pure: the rule that calls this does the writing.
  */
 import { BuildSpec, lossFnFor } from './config';
-import { initTeacher, sampleDataset } from './data';
+import { initTeacher, sampleDataset, teacherOutputs } from './data';
 import { createKernel, KernelChoice } from './kernels';
 import { initParams, layout, MlpEvaluator } from './mlp';
 import { fold, keyFromSeed } from './rng';
@@ -71,4 +71,21 @@ export function buildTarget(build: BuildSpec, choice: KernelChoice, onProgress?:
       test_mse_teacher: predTest ? mse(predTest, testSet.teacherY) : null,
     },
   };
+}
+
+/** Student and teacher outputs on the same inputs (rows × out_dim, flattened): how well the student learnt. */
+export interface FitOnInputs {
+  student: Float64Array;
+  teacher: Float64Array;
+}
+
+/** The trained student against its teacher on the training and the test inputs. */
+export function studentVersusTeacher(build: BuildSpec, params: Float64Array, teacherParams: Float64Array, X: Float64Array, Xtest: Float64Array): { train: FitOnInputs; test: FitOnInputs } {
+  const fit = (inputs: Float64Array): FitOnInputs => {
+    const rows = inputs.length / build.model.in_dim;
+    if (rows === 0) return { student: new Float64Array(0), teacher: new Float64Array(0) };
+    const student = Float64Array.from(new MlpEvaluator(build.model, rows).forward(params, 0, inputs, null, rows));
+    return { student, teacher: teacherOutputs(build.teacher, teacherParams, inputs, rows) };
+  };
+  return { train: fit(X), test: fit(Xtest) };
 }

@@ -5,6 +5,7 @@
  * whose dependency failed is reported skipped.
  */
 import type { ExecutorContext, TaskGraph } from '@nx/devkit';
+import { ProgressDisplay } from '../../../rules/progress';
 import type { CardSelection } from './cards';
 import { RunOptions, selectBackend } from './executor';
 import { cancelOnSignals, runTask } from './tasks';
@@ -50,10 +51,13 @@ export default async function* runBatch(
           state.set(id, 'running');
           const task = taskGraph.tasks[id];
           const lines: string[] = [];
+          // Nx shows a task's output when it ends, so progress is kept as plain lines, throttled.
+          const display = new ProgressDisplay({ write: (text) => lines.push(text.replace(/\n$/, '')) });
           const startTime = Date.now();
+          const spec = { project: task.target.project, target: task.target.target, rule: inputs[id].rule, spec: inputs[id].spec };
           running.set(
             id,
-            runTask(context.root, backend, { project: task.target.project, target: task.target.target, rule: inputs[id].rule, spec: inputs[id].spec }, (line) => lines.push(line)).then(
+            runTask(context.root, backend, spec, (line) => lines.push(line), display).then(
               (success) => ({ task: id, result: { success, terminalOutput: lines.join('\n'), startTime, endTime: Date.now() } }),
             ),
           );

@@ -6,6 +6,7 @@
  */
 import type { ExecutorContext } from '@nx/devkit';
 import { ConfigError } from '../../../rules/experiment/problems';
+import { ProgressDisplay } from '../../../rules/progress';
 import { backendFor } from './backends';
 import type { Backend } from './backends/types';
 import type { CardSelection } from './cards';
@@ -31,15 +32,21 @@ export default async function runExecutor(options: RunOptions, context: Executor
   const backend = selectBackend(context.root, options);
   if (!backend) return { success: false };
   const stopCancelling = cancelOnSignals(backend);
+  // A status line when Nx gives this process a terminal (its TUI, or `nx run` on one), plain lines
+  // otherwise. The terminal Nx gives is as wide as the user's, but the TUI shows it in a pane that can
+  // be half as wide, less its borders; a status line that wraps there cannot be redrawn in place.
+  const display = new ProgressDisplay(process.stdout, { width: (columns) => Math.floor(columns / 2) - 8 });
   try {
     const success = await runTask(
       context.root,
       backend,
       { project: context.projectName!, target: context.targetName!, rule: options.rule, spec: options.spec },
-      (line, stream) => (stream === 'stdout' ? console.log(line) : console.error(line)),
+      (line, stream) => display.log(line, stream === 'stdout' ? process.stdout : process.stderr),
+      display,
     );
     return { success };
   } finally {
+    display.close();
     stopCancelling();
   }
 }

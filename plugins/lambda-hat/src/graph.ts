@@ -4,7 +4,8 @@
  *   <tgt_…>        build-target                      one per target
  *   <sampler_…>    sample    dependsOn ^build-target one per (target, sampler entry)
  *   <experiment>   aggregate dependsOn ^sample       writes llc_runs
- *                  sample    dependsOn aggregate     so `run-many -t sample` yields the table
+ *                  report    dependsOn ^sample       writes report.html
+ *                  sample    dependsOn aggregate, report   so `run-many -t sample` yields both
  *
  * Cache keys: a task's options hold its canonical resolved spec (which contains its content id),
  * its inputs are the import closure of the code it runs plus the upstream artifacts it reads. So
@@ -15,9 +16,10 @@
 import type { ProjectConfiguration, TargetConfiguration } from '@nx/devkit';
 import { sortKeys } from '../../../packages/llc/src/canonical';
 import { artifactPath } from '../../../packages/llc/src/artifacts';
-import { AggregateSpec, aggregateRule } from '../../../rules/aggregate';
+import { aggregateRule, ExperimentRuns } from '../../../rules/aggregate';
 import { buildTargetRule } from '../../../rules/build-target';
 import type { Experiment } from '../../../rules/experiment';
+import { ReportSpec, reportRule } from '../../../rules/report';
 import type { Rule } from '../../../rules/rule';
 import { sampleRule } from '../../../rules/sample';
 import type { CodeInputScanner } from './code-inputs';
@@ -66,20 +68,26 @@ export function experimentProjects(exp: Experiment, executor: string, scanner: C
     const sample = ruleTarget(executor, scanner, sampleRule, r, [{ dependentTasksOutputFiles: '**/*.npy' }], upstreamOf('build-target'), `Run ${r.sampler} (seed ${r.seed}) on ${r.target}`);
     projects[root] = project(r.id, root, { sample }, [r.target], `${r.sampler} on ${r.target}`);
   }
-  const aggregate: AggregateSpec = { experiment: exp.name, runs: exp.runs.map((r) => ({ id: r.id, target: r.target, sampler: r.sampler })) };
+  const aggregate: ExperimentRuns = { experiment: exp.name, runs: exp.runs.map((r) => ({ id: r.id, target: r.target, sampler: r.sampler })) };
+  const report: ReportSpec = { ...aggregate, file: exp.file };
   const root = artifactPath.experiment(exp.name);
   projects[root] = project(
     exp.name,
     root,
     {
       aggregate: ruleTarget(executor, scanner, aggregateRule, aggregate, [{ dependentTasksOutputFiles: '**/{analysis,timing}.json' }], upstreamOf('sample'), `Write llc_runs for ${exp.file}`),
+      // The report also reads the targets' artifacts (fit plots): hence the transitive inputs.
+      report: ruleTarget(executor, scanner, reportRule, report, [{ dependentTasksOutputFiles: '**/*', transitive: true }], upstreamOf('sample'), `Write report.html for ${exp.file}`),
       sample: {
         executor: 'nx:noop',
-        dependsOn: [{ target: 'aggregate', params: 'forward' }],
+        dependsOn: [
+          { target: 'aggregate', params: 'forward' },
+          { target: 'report', params: 'forward' },
+        ],
         cache: true,
         inputs: [],
         outputs: [],
-        metadata: { description: `Everything in ${exp.file}: every sample, then aggregate` },
+        metadata: { description: `Everything in ${exp.file}: every sample, then the table and the report` },
       },
     },
     exp.runs.map((r) => r.id),
@@ -96,5 +104,5 @@ export function experimentProjects(exp: Experiment, executor: string, scanner: C
 export function errorProjects(name: string, file: string, message: string, executor: string): Projects {
   const fail: TargetConfiguration = { executor: `${executor}:config-error`, options: { file, message }, cache: false, inputs: [] };
   const root = artifactPath.experiment(name);
-  return { [root]: project(name, root, { sample: fail, aggregate: fail }, [], `Experiment file ${file} has errors`) };
+  return { [root]: project(name, root, { sample: fail, aggregate: fail, report: fail }, [], `Experiment file ${file} has errors`) };
 }

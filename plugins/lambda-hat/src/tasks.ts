@@ -2,10 +2,12 @@
  * One task on a backend, as the executor and the batch executor both run it: write its task file,
  * run the worker, check its outputs (a task only succeeds when they exist and parse), and turn a
  * failure into a short report: the reason, the tail of the worker's stderr, and how to rerun it.
+ * The worker's progress events go to a display, never to the output as they are.
  */
 import { join, relative } from 'node:path';
 import { writeFileAtomic } from '../../../packages/llc/src/atomic';
 import { RULES } from '../../../rules';
+import { parseProgressLine, ProgressDisplay } from '../../../rules/progress';
 import type { Backend } from './backends/types';
 
 export interface TaskToRun {
@@ -17,14 +19,22 @@ export interface TaskToRun {
 
 export type Print = (line: string, stream: 'stdout' | 'stderr') => void;
 
-export async function runTask(root: string, backend: Backend, t: TaskToRun, print: Print): Promise<boolean> {
+export async function runTask(root: string, backend: Backend, t: TaskToRun, print: Print, display: ProgressDisplay): Promise<boolean> {
   const prefix = `[${t.project}]`;
   const taskFile = join(root, 'artifacts', '.work', 'tasks', `${t.project}.${t.target}.json`);
   writeFileAtomic(taskFile, JSON.stringify(t.spec));
   const outcome = await backend.run(
     { label: `${t.project}:${t.target}`, rule: t.rule, taskFile },
-    { stdout: (line) => print(`${prefix} ${line}`, 'stdout'), stderr: (line) => print(`${prefix} ${line}`, 'stderr') },
+    {
+      stdout: (line) => {
+        const event = parseProgressLine(line);
+        if (event) display.update(t.project, event);
+        else print(`${prefix} ${line}`, 'stdout');
+      },
+      stderr: (line) => print(`${prefix} ${line}`, 'stderr'),
+    },
   );
+  display.finish(t.project);
   const problem = outcome.ok ? RULES[t.rule].verify(t.spec, root) : null;
   if (outcome.ok && !problem) return true;
   const reason = outcome.reason ?? `the worker finished but its outputs are not usable: ${problem}`;

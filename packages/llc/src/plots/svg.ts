@@ -259,11 +259,16 @@ export function band(xs: ArrayLike<number>, lower: ArrayLike<number>, upper: Arr
     .join('');
 }
 
+/** A dashed segment between two points in pixels, if both have a place on the axes. */
+export function dashedLine(x1: number, y1: number, x2: number, y2: number, stroke: string, attributes = ''): string {
+  if (![x1, y1, x2, y2].every(Number.isFinite)) return '';
+  const extra = attributes ? ' ' + attributes : '';
+  return `<line x1="${num(x1)}" y1="${num(y1)}" x2="${num(x2)}" y2="${num(y2)}" stroke="${stroke}" stroke-width="1.5" stroke-dasharray="6 4"${extra}/>`;
+}
+
 /** A horizontal dashed line across the frame, if the value has a place on the axis. */
 export function dashedLevel(frame: Frame, y: number, stroke: string, attributes = ''): string {
-  if (!Number.isFinite(y)) return '';
-  const extra = attributes ? ' ' + attributes : '';
-  return `<line x1="${num(frame.left)}" y1="${num(y)}" x2="${num(frame.left + frame.width)}" y2="${num(y)}" stroke="${stroke}" stroke-width="1.5" stroke-dasharray="6 4"${extra}/>`;
+  return dashedLine(frame.left, y, frame.left + frame.width, y, stroke, attributes);
 }
 
 export interface LegendEntry {

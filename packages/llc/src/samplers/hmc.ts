@@ -296,6 +296,7 @@ function makeHmc(problem: SamplingProblem, o: Options): StepSampler<State> {
     positions: (s) => s.q,
     losses: (s) => s.loss,
     work: (s) => ({ grads: s.gradEvals, fge: s.gradEvals }),
+    divergences: (s) => s.divergences.sampling,
 
     diagnostics(s) {
       const perChain = <T>(f: (c: number) => T) => Array.from({ length: chains }, (_, c) => f(c));

@@ -24,6 +24,8 @@ export interface StepSampler<S> {
   work(state: S): { grads: number; fge: number };
   /** Sampler-specific results at the end of the run (adapted step sizes, acceptance, …). */
   diagnostics?(state: S): Record<string, unknown>;
+  /** Divergent transitions after warm-up so far, every chain counted, for samplers that detect them. */
+  divergences?(state: S): number;
 }
 
 export interface LoopOptions {
@@ -33,7 +35,8 @@ export interface LoopOptions {
 }
 
 const INIT_JITTER = 0.01;
-const PROGRESS_EVERY_MS = 1000;
+/** The reporter throttles what is shown; this only keeps the callback off the hot path. */
+const PROGRESS_EVERY_MS = 100;
 
 /** Key tags under a run's key. */
 export const RUN_KEY = { init: 0, steps: 1, sampler: 2 } as const;
@@ -64,12 +67,14 @@ export function runChains<S>(sampler: StepSampler<S>, problem: SamplingProblem, 
   const stepKey = fold(key, RUN_KEY.steps);
   const report = (phase: 'warmup' | 'sampling', done: number, total: number, llc?: number) => {
     const now = performance.now();
-    if (progress && (now - lastReport >= PROGRESS_EVERY_MS || done === total)) {
+    // Each phase's first and last report always pass: they time the phase.
+    if (progress && (now - lastReport >= PROGRESS_EVERY_MS || done === 0 || done === total)) {
       lastReport = now;
       progress({ phase, done, total, llc });
     }
   };
 
+  report('warmup', 0, opts.warmup);
   for (let t = 0; t < opts.warmup; t++) {
     sampler.step(state, fold(stepKey, t), 'warmup', t);
     report('warmup', t + 1, opts.warmup);
@@ -79,6 +84,7 @@ export function runChains<S>(sampler: StepSampler<S>, problem: SamplingProblem, 
   let fullLossEvals = 0;
 
   let llcSum = 0;
+  report('sampling', 0, draws);
   for (let t = 0; t < draws * opts.recordEvery; t++) {
     const info = sampler.step(state, fold(stepKey, opts.warmup + t), 'sampling', t);
     if ((t + 1) % opts.recordEvery !== 0) continue;
@@ -120,5 +126,6 @@ export function runChains<S>(sampler: StepSampler<S>, problem: SamplingProblem, 
     },
     timing: { warmup_s: (warmupEnd - start) / 1000, sampling_s: (end - warmupEnd) / 1000 },
     diagnostics: sampler.diagnostics?.(state) ?? {},
+    ...(sampler.divergences && { divergences: { count: sampler.divergences(state), transitions: chains * draws * opts.recordEvery } }),
   };
 }

@@ -39,6 +39,8 @@ export interface SamplerResult {
   timing: { warmup_s: number; sampling_s: number };
   /** Sampler-specific results for analysis.json (adapted step size, acceptance rate, …). */
   diagnostics: Record<string, unknown>;
+  /** Divergent transitions after warm-up, every chain counted, for samplers that detect them (HMC). */
+  divergences?: { count: number; transitions: number };
   /**
    * λ̂ per chain when the sampler estimates it other than as nβ·(mean L_n − L0) over its draws
    * (VI's control-variate estimate). The reported λ̂ is then the mean of these.

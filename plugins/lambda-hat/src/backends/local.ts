@@ -18,7 +18,8 @@ export function localBackend(workspaceRoot: string, card: LocalCard, source: str
   let busy = 0;
   // Workers print no colour; Nx's FORCE_COLOR only makes Node warn when the user also sets NO_COLOR.
   const { FORCE_COLOR: _, ...inherited } = process.env;
-  const env = { ...inherited, LAMBDA_HAT_THREADS: process.env.LAMBDA_HAT_THREADS ?? String(card.threads), ...card.env };
+  // The executor shows the worker's progress on its own terminal (tasks.ts), so workers send it as events.
+  const env = { ...inherited, LAMBDA_HAT_THREADS: process.env.LAMBDA_HAT_THREADS ?? String(card.threads), ...card.env, LAMBDA_HAT_PROGRESS: 'events' };
 
   const acquire = () => (busy < slots ? (busy++, Promise.resolve()) : new Promise<void>((resolve) => waiting.push(resolve)));
   const release = () => {

@@ -1,0 +1,97 @@
+/**
+ * The `llc_runs` table (SPEC §8): one row per run of an experiment. Its columns are defined once,
+ * here, with their meaning; the aggregate rule writes them as Parquet, Arrow IPC and CSV, the report
+ * shows them, and the README's schema table is checked against this list by a test.
+ */
+import { canonicalJson } from '../packages/llc/src/canonical';
+import type { RunAnalysis, RunTiming } from '../packages/llc/src/run-artifact';
+import type { Columns } from '../packages/llc/src/tables';
+
+/** What one row is made from: a run's analysis.json and timing.json, and the experiment it belongs to. */
+export interface RunRecord {
+  experiment: string;
+  analysis: RunAnalysis;
+  timing: RunTiming;
+}
+
+/**
+ * `int` columns are never null; `float` columns are null where a statistic is undefined for a run
+ * (an ESS from too few draws) or does not exist for its sampler (acceptance rate of SGLD).
+ */
+export type ColumnType = 'string' | 'int' | 'float';
+
+export interface Column {
+  name: string;
+  type: ColumnType;
+  description: string;
+  read(r: RunRecord): string | number | null | undefined;
+}
+
+const col = (name: string, type: ColumnType, description: string, read: Column['read']): Column => ({ name, type, description, read });
+const num = (x: unknown): number | null => (typeof x === 'number' && Number.isFinite(x) ? x : null);
+const perChain = (r: RunRecord) => r.analysis.llc.per_chain.map(num).filter((x): x is number => x !== null);
+
+function sampleStd(xs: number[]): number | null {
+  if (xs.length < 2) return null;
+  const mean = xs.reduce((a, b) => a + b, 0) / xs.length;
+  return Math.sqrt(xs.reduce((s, x) => s + (x - mean) ** 2, 0) / (xs.length - 1));
+}
+
+export const LLC_RUNS_COLUMNS: Column[] = [
+  col('experiment', 'string', 'experiment name (the `experiment:` key of its file)', (r) => r.experiment),
+  col('run_id', 'string', 'content id of the run (`<sampler>_` + 12 hex digits)', (r) => r.analysis.run_id),
+  col('target_id', 'string', 'content id of the target (`tgt_` + 12 hex digits)', (r) => r.analysis.target_id),
+  col('sampler', 'string', 'sampler name: sgld, hmc, mclmc or vi', (r) => r.analysis.sampler),
+  col('status', 'string', '`ok`, `check` (a diagnostic failed, see status_reason) or `diverged` (non-finite losses)', (r) => r.analysis.status.state),
+  col('status_reason', 'string', 'why the status is not ok, reasons separated by `; ` (empty when ok)', (r) => r.analysis.status.reasons.join('; ')),
+  col('target_seed', 'int', "the target's seed (teacher, data and student initialisation)", (r) => r.analysis.target.seed),
+  col('model_widths', 'string', "the student's hidden widths as JSON, e.g. `[4,4]`", (r) => JSON.stringify(r.analysis.target.model.widths)),
+  col('activation', 'string', "the student's activation", (r) => r.analysis.target.model.activation),
+  col('d', 'int', 'number of parameters of the student', (r) => r.analysis.d),
+  col('n', 'int', 'training set size n', (r) => r.analysis.temperature.n),
+  col('target_config', 'string', "the target's resolved build config (model, data, teacher, training, seed) as canonical JSON", (r) => canonicalJson(r.analysis.target)),
+  col('seed', 'int', "the run's sampler seed", (r) => r.analysis.seed),
+  col('sampler_options', 'string', "the sampler's resolved options as canonical JSON", (r) => canonicalJson(r.analysis.options)),
+  col('chains', 'int', 'number of chains', (r) => r.analysis.llc.chains),
+  col('draws', 'int', 'kept draws per chain (after burn-in and thinning; for VI, Monte Carlo draws from q)', (r) => r.analysis.llc.draws),
+  col('dtype', 'string', 'sampling precision: float32 or float64', (r) => r.analysis.dtype),
+  col('beta', 'float', 'inverse temperature β', (r) => r.analysis.temperature.beta),
+  col('n_beta', 'float', 'nβ, the factor between a loss difference and λ̂', (r) => r.analysis.temperature.n_beta),
+  col('gamma', 'float', 'localisation strength γ', (r) => r.analysis.temperature.gamma),
+  col('L0', 'float', 'L_n(w*) computed by the sampling kernel in its precision', (r) => r.analysis.L0),
+  col('llc_mean', 'float', 'λ̂: mean over every chain and draw (VI: mean of the per-chain estimates)', (r) => r.analysis.llc.mean),
+  col('llc_std', 'float', 'standard deviation of λ̂ over every chain and draw', (r) => r.analysis.llc.std),
+  col('llc_mcse', 'float', 'Monte Carlo standard error of llc_mean (VI: from the spread over chains)', (r) => r.analysis.llc.mcse),
+  col('llc_min', 'float', 'smallest λ̂ draw', (r) => r.analysis.llc.min),
+  col('llc_max', 'float', 'largest λ̂ draw', (r) => r.analysis.llc.max),
+  col('llc_chain_min', 'float', 'smallest per-chain λ̂', (r) => Math.min(...perChain(r))),
+  col('llc_chain_max', 'float', 'largest per-chain λ̂', (r) => Math.max(...perChain(r))),
+  col('llc_chain_std', 'float', 'standard deviation of the per-chain λ̂ (null for one chain)', (r) => sampleStd(perChain(r))),
+  col('ess_bulk', 'float', 'bulk effective sample size of the λ̂ draws, all chains (Vehtari et al. 2021)', (r) => r.analysis.llc.ess_bulk),
+  col('ess_tail', 'float', 'tail effective sample size of the λ̂ draws, all chains', (r) => r.analysis.llc.ess_tail),
+  col('r_hat', 'float', 'rank-normalised split R̂ of the λ̂ draws', (r) => r.analysis.llc.r_hat),
+  col('acceptance_rate', 'float', 'mean Metropolis acceptance probability after warm-up (HMC; null otherwise)', (r) => num(r.analysis.diagnostics.acceptance_rate)),
+  col('divergences', 'float', 'divergent transitions after warm-up, every chain counted (HMC; null otherwise)', (r) => r.analysis.divergences?.count ?? null),
+  col('fge_per_chain', 'float', 'data-gradient work per chain in full-gradient equivalents, warm-up included', (r) => r.analysis.work.fge_warmup + r.analysis.work.fge_sampling),
+  col('fge_warmup', 'float', 'the part of fge_per_chain spent in warm-up, adaptation or optimisation', (r) => r.analysis.work.fge_warmup),
+  col('grad_evals', 'float', 'gradient evaluations, every chain counted (a minibatch gradient counts as one)', (r) => r.analysis.work.grad_evals),
+  col('wall_time_s', 'float', 'wall-clock seconds of the whole task (not reproducible)', (r) => r.timing.total_s),
+  col('warmup_s', 'float', 'seconds spent before the first kept draw (not reproducible)', (r) => r.timing.warmup_s),
+  col('sampling_s', 'float', 'seconds spent drawing (not reproducible)', (r) => r.timing.sampling_s),
+  col('threads', 'int', 'worker threads of the kernel', (r) => r.timing.threads),
+  col('kernel', 'string', 'kernel backend that computed losses and gradients, e.g. `wasm-simd`', (r) => r.analysis.kernel),
+];
+
+/** The columns that depend on the machine (its load, the thread count) rather than on the config, code and kernel. */
+export const MACHINE_DEPENDENT_COLUMNS = ['wall_time_s', 'warmup_s', 'sampling_s', 'threads'];
+
+/** The table of these runs, in the order given, as columns ready for the writers in tables.ts. */
+export function llcRunsColumns(records: RunRecord[]): Columns {
+  const columns: Columns = {};
+  for (const c of LLC_RUNS_COLUMNS) {
+    const values = records.map(c.read);
+    columns[c.name] =
+      c.type === 'string' ? values.map((v) => String(v ?? '')) : c.type === 'int' ? Int32Array.from(values as number[]) : values.map((v) => (typeof v === 'number' && Number.isFinite(v) ? v : null));
+  }
+  return columns;
+}
