@@ -9,9 +9,15 @@
  * memory and non-zero exits each become a failure with a message and the job's log tail, retried
  * per the card (not input errors, which fail the same way every time, nor rejected submissions).
  *
+ * A task's own time limit (WorkerTask.timeLimitSec, e.g. a tuning trial's budget) is enforced inside
+ * the job: the worker runs under GNU coreutils `timeout --kill-after=5 <limit>` (SIGTERM at the
+ * limit, SIGKILL 5 s later), and exit status 124 or 137 then ends the task as timed out, not retried
+ * (it would run over again). The card's walltime stays the outer bound of every job.
+ *
  * Assumes a shared filesystem: the workspace (code, node_modules, task files, artifacts) is mounted
  * at the same path on the compute nodes. Each submission's files are in artifacts/.work/slurm/<id>/:
- * job.sh, tasks.txt (one `<rule> <task file>` line per array index), submission.json (job id,
+ * job.sh, tasks.txt (one `<rule> <task file> <limit seconds or 0>` line per array index; tasks of
+ * one array share job.sh, so the per-task limit lives here), submission.json (job id,
  * tasks, time sbatch took), and per index <i>.out, <i>.err and <i>.exit.
  */
 import { execFile, execFileSync } from 'node:child_process';
@@ -25,6 +31,12 @@ const run = promisify(execFile);
 
 /** How long a submitted job may stay invisible to squeue before it counts as lost. */
 const VISIBILITY_GRACE_MS = 30_000;
+
+/** Exit statuses of `timeout` when it stopped the worker: 124 after its TERM, 137 (128 + 9) after its KILL. */
+const TIMEOUT_STATUSES = new Set([124, 137]);
+
+/** A task's time limit in seconds, or undefined when it has none (absent, zero or not a finite positive number). */
+const limitOf = (task: WorkerTask) => (task.timeLimitSec !== undefined && Number.isFinite(task.timeLimitSec) && task.timeLimitSec > 0 ? task.timeLimitSec : undefined);
 
 const PENDING_STATES = new Set(['PENDING', 'CONFIGURING', 'RUNNING', 'COMPLETING', 'REQUEUED', 'RESIZING', 'SUSPENDED', 'SIGNALING', 'STAGE_OUT']);
 
@@ -80,8 +92,14 @@ function jobScript(card: SlurmCard, dir: string, workspaceRoot: string, arraySiz
     `trap 'echo $? > ${quote(dir)}/"$SLURM_ARRAY_TASK_ID.exit"' EXIT`,
     ...card.worker_init,
     ...Object.entries(env).map(([k, v]) => `export ${k}=${quote(v)}`),
-    `read -r RULE TASK_FILE < <(sed -n "$((SLURM_ARRAY_TASK_ID + 1))p" ${quote(join(dir, 'tasks.txt'))})`,
-    `${quote(card.node ?? process.execPath)} ${quote(join(workspaceRoot, 'bin', 'lambda-hat.js'))} run "$RULE" "$TASK_FILE"`,
+    // `<rule> <task file> <limit seconds or 0>`; the task file is everything between the first and
+    // the last space, so a workspace path with spaces still works.
+    `read -r RULE REST < <(sed -n "$((SLURM_ARRAY_TASK_ID + 1))p" ${quote(join(dir, 'tasks.txt'))})`,
+    'LIMIT=${REST##* }',
+    'TASK_FILE=${REST% *}',
+    `WORKER=(${quote(card.node ?? process.execPath)} ${quote(join(workspaceRoot, 'bin', 'lambda-hat.js'))} run "$RULE" "$TASK_FILE")`,
+    '# No exec: the EXIT trap above must still run to record the status (124/137 when timeout stopped it).',
+    'if [ "$LIMIT" != 0 ]; then timeout --kill-after=5 "$LIMIT" "${WORKER[@]}"; else "${WORKER[@]}"; fi',
     '',
   ].join('\n');
 }
@@ -128,6 +146,12 @@ export function slurmBackend(workspaceRoot: string, card: SlurmCard, source: str
     const status = existsSync(exitFile) ? Number(readFileSync(exitFile, 'utf8').trim()) : null;
     const what = `Slurm job ${job.key}`;
     if (state === 'COMPLETED' && (status === 0 || status === null)) return finish(job, { ok: true, stderrTail: tail });
+    const limit = limitOf(job.task);
+    // `timeout` stopped the worker at the task's own limit (Slurm saw a plain non-zero exit). Not
+    // retried: it would run over again.
+    if (limit !== undefined && status !== null && TIMEOUT_STATUSES.has(status) && (state === 'FAILED' || state === 'COMPLETED')) {
+      return finish(job, { ok: false, timedOut: true, reason: `${what} exceeded its time limit of ${limit} s`, stderrTail: tail });
+    }
     const why =
       state === 'TIMEOUT' ? `${what} exceeded its walltime of ${card.walltime}`
       : state === 'CANCELLED' ? `${what} was cancelled${reason && reason !== 'None' ? ` (${reason})` : ''}`
@@ -176,7 +200,7 @@ export function slurmBackend(workspaceRoot: string, card: SlurmCard, source: str
   const submit = async (entries: Entry[]) => {
     const dir = join(workRoot, `${new Date().toISOString().replace(/[:.]/g, '-')}-${process.pid}-${submissions++}`);
     mkdirSync(dir, { recursive: true });
-    writeFileSync(join(dir, 'tasks.txt'), entries.map((e) => `${e.task.rule} ${e.task.taskFile}\n`).join(''));
+    writeFileSync(join(dir, 'tasks.txt'), entries.map((e) => `${e.task.rule} ${e.task.taskFile} ${limitOf(e.task) ?? 0}\n`).join(''));
     const script = join(dir, 'job.sh');
     writeFileSync(script, jobScript(card, dir, workspaceRoot, entries.length), { mode: 0o755 });
     let jobId: string;

@@ -9,6 +9,8 @@ export interface WorkerTask {
   rule: string;
   /** Absolute path of the task file the worker reads. */
   taskFile: string;
+  /** Seconds of wall time the worker may run before it is stopped (a tuning trial's budget); absent: no limit. */
+  timeLimitSec?: number;
 }
 
 export interface Outcome {
@@ -18,6 +20,8 @@ export interface Outcome {
   /** The last lines the worker wrote to stderr. */
   stderrTail: string[];
   attempts: number;
+  /** True when the worker was stopped for exceeding its time limit, so callers can tell over-budget from broken. */
+  timedOut?: boolean;
 }
 
 /** Where the worker's output lines go (already split into lines). */
