@@ -3,6 +3,7 @@
  *
  *   lambda-hat run <rule> <task.json>      run one task (a worker process; a Slurm job step)
  *   lambda-hat validate <experiment.yaml>  check an experiment file, list its targets and runs
+ *   lambda-hat tune --config <tune.yaml>    tune samplers' hyperparameters (plugins/lambda-hat/src/tune-cli.ts)
  *
  * Mistakes in input (ConfigError, UserError) print their message alone and exit with status 2;
  * anything else is a bug and prints its stack.
@@ -16,7 +17,8 @@ import { UserError } from './rule';
 
 const USAGE = `usage:
   lambda-hat run <rule> <task.json>       rules: ${Object.keys(RULES).join(', ')}
-  lambda-hat validate <experiment.yaml>`;
+  lambda-hat validate <experiment.yaml>
+  lambda-hat tune --config <tune.yaml> [--set key=value]... [--dry-run] [--backend name]`;
 
 const workspaceRoot = () => resolve(__dirname, '..');
 

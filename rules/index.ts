@@ -3,10 +3,12 @@ import { buildTargetRule } from './build-target';
 import { reportRule } from './report';
 import type { Rule } from './rule';
 import { sampleRule } from './sample';
+import { trialRule } from './trial';
 
 export const RULES: Record<string, Rule<any>> = {
   [buildTargetRule.name]: buildTargetRule,
   [sampleRule.name]: sampleRule,
   [aggregateRule.name]: aggregateRule,
   [reportRule.name]: reportRule,
+  [trialRule.name]: trialRule,
 };

@@ -1,22 +1,22 @@
 /** Stage B: run one sampler against one trained target and write λ̂ with its traces (SPEC §4). */
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { artifactPath, readTargetArtifact } from '../packages/llc/src/artifacts';
+import { artifactPath, readTargetArtifact, TargetArtifact } from '../packages/llc/src/artifacts';
 import { lossFnFor } from '../packages/llc/src/config';
 import { createKernel, kernelSourceFiles } from '../packages/llc/src/kernels';
 import { kernelChoice } from './kernel-choice';
-import { llcTrace, summarizeLlc } from '../packages/llc/src/llc';
+import { LlcSummary, llcTrace, summarizeLlc } from '../packages/llc/src/llc';
 import { castTo } from '../packages/llc/src/mlp';
 import { energyPlot, rankPlot, runningMeanPlot, tracePlot } from '../packages/llc/src/plots';
-import { temperature } from '../packages/llc/src/posterior';
+import { Temperature, temperature } from '../packages/llc/src/posterior';
 import { keyFromSeed } from '../packages/llc/src/rng';
 import { RunAnalysis, writeRunArtifact } from '../packages/llc/src/run-artifact';
-import { runStatus } from '../packages/llc/src/status';
+import { RunStatus, runStatus } from '../packages/llc/src/status';
 import type { Columns } from '../packages/llc/src/tables';
 import { loadSampler, samplerModulePath } from '../packages/llc/src/samplers';
-import type { SamplerResult } from '../packages/llc/src/samplers/types';
+import type { Progress, SamplerResult } from '../packages/llc/src/samplers/types';
 import type { RunSpec } from './experiment';
-import { checkFiles, Rule, UserError } from './rule';
+import { checkFiles, Rule, RuleContext, UserError } from './rule';
 import { versions } from './versions';
 
 export const sampleRule: Rule<RunSpec> = {
@@ -27,81 +27,109 @@ export const sampleRule: Rule<RunSpec> = {
 
   async run(spec, ctx) {
     const started = performance.now();
-    const targetDir = join(ctx.root, artifactPath.target(spec.target));
-    if (!existsSync(join(targetDir, 'meta.json'))) throw new UserError(`target ${spec.target} has not been built (no ${targetDir}/meta.json)`);
-    const target = readTargetArtifact(targetDir);
-    const { build, dims } = target.meta;
-
-    const sampler = await loadSampler(spec.sampler);
-    const options = sampler.options.parse(spec.options);
-    const { dtype, chains, maxBatch } = sampler.precision(options);
-    const kernel = createKernel({ arch: build.model, X: target.X, Y: target.Y, n: dims.n, lossFn: lossFnFor(build), dtype, chains, maxBatch }, kernelChoice());
-    try {
-      const center = kernel.array(dims.d);
-      center.set(castTo(dtype, target.params));
-      // L0 is computed by the same kernel, in the same precision, as the losses it is subtracted from.
-      const replicated = kernel.array(chains * dims.d);
-      for (let c = 0; c < chains; c++) replicated.set(center, c * dims.d);
-      const L0s = new Float64Array(chains);
-      kernel.loss(replicated, L0s);
-      const temp = temperature(spec.posterior, dims.n, dims.d);
-      ctx.log(
-        `${spec.sampler} on ${spec.target}: d = ${dims.d}, n = ${dims.n}, nβ = ${temp.nBeta.toPrecision(6)}, γ = ${temp.gamma}, ` +
-          `${chains} chains, ${dtype}, kernel ${kernel.name} on ${kernel.threads} thread${kernel.threads > 1 ? 's' : ''}`,
-      );
-
-      const progress = ctx.progress;
-      const result = sampler.run(
-        { kernel, center, temperature: temp, L0: L0s[0] },
-        options,
-        keyFromSeed(spec.seed),
-        progress &&
-          ((p) =>
-            progress({ phase: p.phase, done: p.done, total: p.total, unit: p.phase === 'sampling' ? 'draws' : 'steps', ...(p.llc !== undefined && { metric: { name: 'λ̂', value: p.llc } }) })),
-      );
-      const llc = llcTrace(result.Ln, L0s[0], temp.nBeta);
-      const summary = summarizeLlc(llc, result.chains, result.draws, result.llcPerChain);
-      const estimatedPerChain = result.llcPerChain !== undefined;
-      ctx.log(
-        `λ̂ = ${summary.mean.toPrecision(6)} ± ${summary.mcse.toPrecision(3)} (MCSE) from ${result.chains} × ${result.draws} draws; ` +
-          `ESS bulk ${summary.ess_bulk.toFixed(0)}, tail ${summary.ess_tail.toFixed(0)}, R̂ ${summary.r_hat.toFixed(3)}`,
-      );
-
-      const analysis: RunAnalysis = {
-        run_id: spec.id,
-        target_id: spec.target,
-        target: build,
-        sampler: spec.sampler,
-        seed: spec.seed,
-        options: spec.options,
-        posterior: spec.posterior,
-        temperature: { n: temp.n, beta: temp.beta, n_beta: temp.nBeta, gamma: temp.gamma },
-        d: dims.d,
-        dtype,
-        kernel: kernel.name,
-        L0: L0s[0],
-        L0_float64: target.meta.L0,
-        llc: summary,
-        estimated_per_chain: estimatedPerChain,
-        work: result.work,
-        diagnostics: result.diagnostics,
-        divergences: result.divergences ?? null,
-        status: runStatus({
-          llc: summary,
-          nonFiniteDraws: result.Ln.reduce((k, l) => (Number.isFinite(l) ? k : k + 1), 0),
-          estimatedPerChain,
-          divergences: result.divergences,
-        }),
-        versions: versions(),
-      };
-      if (analysis.status.state !== 'ok') ctx.log(`status ${analysis.status.state}: ${analysis.status.reasons.join('; ')}`);
-      const timing = { ...result.timing, total_s: (performance.now() - started) / 1000, threads: kernel.threads, seconds: Array.from(result.seconds) };
-      await writeRunArtifact(join(ctx.root, artifactPath.run(spec.id)), analysis, timing, runTables(llc, result), runPlots(spec, llc, result));
-    } finally {
-      kernel.dispose();
-    }
+    const progress = ctx.progress;
+    const s = await sampleOnTarget(
+      spec,
+      ctx,
+      progress &&
+        ((p) =>
+          progress({ phase: p.phase, done: p.done, total: p.total, unit: p.phase === 'sampling' ? 'draws' : 'steps', ...(p.llc !== undefined && { metric: { name: 'λ̂', value: p.llc } }) })),
+    );
+    const { result, llc } = s;
+    const analysis: RunAnalysis = {
+      run_id: spec.id,
+      target_id: spec.target,
+      target: s.target.meta.build,
+      sampler: spec.sampler,
+      seed: spec.seed,
+      options: spec.options,
+      posterior: spec.posterior,
+      temperature: { n: s.temperature.n, beta: s.temperature.beta, n_beta: s.temperature.nBeta, gamma: s.temperature.gamma },
+      d: s.target.meta.dims.d,
+      dtype: s.dtype,
+      kernel: s.kernel,
+      L0: s.L0,
+      L0_float64: s.target.meta.L0,
+      llc: s.summary,
+      estimated_per_chain: s.estimatedPerChain,
+      work: result.work,
+      diagnostics: result.diagnostics,
+      divergences: result.divergences ?? null,
+      status: s.status,
+      versions: versions(),
+    };
+    if (analysis.status.state !== 'ok') ctx.log(`status ${analysis.status.state}: ${analysis.status.reasons.join('; ')}`);
+    const timing = { ...result.timing, total_s: (performance.now() - started) / 1000, threads: s.threads, seconds: Array.from(result.seconds) };
+    await writeRunArtifact(join(ctx.root, artifactPath.run(spec.id)), analysis, timing, runTables(llc, result), runPlots(spec, llc, result));
   },
 };
+
+/** What one sampler run on a trained target gives, before anything is written. */
+export interface Sampled {
+  target: TargetArtifact;
+  result: SamplerResult;
+  /** λ̂ at every draw (chains × draws). */
+  llc: Float64Array;
+  summary: LlcSummary;
+  estimatedPerChain: boolean;
+  status: RunStatus;
+  temperature: Temperature;
+  dtype: 'float32' | 'float64';
+  kernel: string;
+  threads: number;
+  /** L_n(w*) from the sampling kernel, in its precision. */
+  L0: number;
+}
+
+/** The settings `sampleOnTarget` needs: a run spec without its id. */
+export type SamplerSettings = Omit<RunSpec, 'id'>;
+
+/**
+ * Runs one sampler against one trained target: the core of the sample rule, shared with tuning
+ * trials. `progress` may throw to stop the run early (a pruned trial); the kernel is freed either way.
+ */
+export async function sampleOnTarget(spec: SamplerSettings, ctx: RuleContext, progress?: Progress): Promise<Sampled> {
+  const targetDir = join(ctx.root, artifactPath.target(spec.target));
+  if (!existsSync(join(targetDir, 'meta.json'))) throw new UserError(`target ${spec.target} has not been built (no ${targetDir}/meta.json)`);
+  const target = readTargetArtifact(targetDir);
+  const { build, dims } = target.meta;
+
+  const sampler = await loadSampler(spec.sampler);
+  const options = sampler.options.parse(spec.options);
+  const { dtype, chains, maxBatch } = sampler.precision(options);
+  const kernel = createKernel({ arch: build.model, X: target.X, Y: target.Y, n: dims.n, lossFn: lossFnFor(build), dtype, chains, maxBatch }, kernelChoice());
+  try {
+    const center = kernel.array(dims.d);
+    center.set(castTo(dtype, target.params));
+    // L0 is computed by the same kernel, in the same precision, as the losses it is subtracted from.
+    const replicated = kernel.array(chains * dims.d);
+    for (let c = 0; c < chains; c++) replicated.set(center, c * dims.d);
+    const L0s = new Float64Array(chains);
+    kernel.loss(replicated, L0s);
+    const temp = temperature(spec.posterior, dims.n, dims.d);
+    ctx.log(
+      `${spec.sampler} on ${spec.target}: d = ${dims.d}, n = ${dims.n}, nβ = ${temp.nBeta.toPrecision(6)}, γ = ${temp.gamma}, ` +
+        `${chains} chains, ${dtype}, kernel ${kernel.name} on ${kernel.threads} thread${kernel.threads > 1 ? 's' : ''}`,
+    );
+    const result = sampler.run({ kernel, center, temperature: temp, L0: L0s[0] }, options, keyFromSeed(spec.seed), progress);
+    const llc = llcTrace(result.Ln, L0s[0], temp.nBeta);
+    const summary = summarizeLlc(llc, result.chains, result.draws, result.llcPerChain);
+    const estimatedPerChain = result.llcPerChain !== undefined;
+    ctx.log(
+      `λ̂ = ${summary.mean.toPrecision(6)} ± ${summary.mcse.toPrecision(3)} (MCSE) from ${result.chains} × ${result.draws} draws; ` +
+        `ESS bulk ${summary.ess_bulk.toFixed(0)}, tail ${summary.ess_tail.toFixed(0)}, R̂ ${summary.r_hat.toFixed(3)}`,
+    );
+    const status = runStatus({
+      llc: summary,
+      nonFiniteDraws: result.Ln.reduce((k, l) => (Number.isFinite(l) ? k : k + 1), 0),
+      estimatedPerChain,
+      divergences: result.divergences,
+    });
+    return { target, result, llc, summary, estimatedPerChain, status, temperature: temp, dtype, kernel: kernel.name, threads: kernel.threads, L0: L0s[0] };
+  } finally {
+    kernel.dispose();
+  }
+}
 
 /** The plots of SPEC §4 for one run: trace, running mean against work and time, rank, and energy for HMC. */
 function runPlots(spec: RunSpec, llc: Float64Array, r: SamplerResult): Record<string, string> {

@@ -2,16 +2,24 @@
  * The Slurm backends against a real single-node Slurm cluster (scripts/slurm-up.sh): the default
  * experiment gives bit-identical results to the local backend, and faults (a cancelled job, a
  * walltime overrun, a rejected submission, Ctrl-C) each end clearly, retried where the card says,
- * with nothing half-written and the rest of the graph complete.
+ * with nothing half-written and the rest of the graph complete; a task's own time limit stops it
+ * inside its job, timed out and not retried.
  */
-import { execFileSync } from 'node:child_process';
-import { readdirSync } from 'node:fs';
+import { execFileSync, spawnSync } from 'node:child_process';
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { parquetReadObjects } from 'hyparquet';
 import { afterAll, describe, expect, it } from 'vitest';
 import { DEFAULT_PRESETS, Experiment, loadExperiment } from '../rules/experiment';
 import { MACHINE_DEPENDENT_COLUMNS } from '../rules/llc-runs';
+import { loadTuneConfig } from '../rules/tune/config';
+import { StudyFile, studyDir } from '../rules/tune/study';
+import { slurmBackend } from '../plugins/lambda-hat/src/backends/slurm';
+import type { WorkerTask } from '../plugins/lambda-hat/src/backends/types';
+import { loadCard } from '../plugins/lambda-hat/src/cards';
 import { jobStates, slurm, submittedJobs, waitFor } from './support/slurm';
-import { ScratchWorkspace } from './support/workspace';
+import { REPO, ScratchWorkspace } from './support/workspace';
 
 const MINUTE = 60_000;
 
@@ -145,4 +153,84 @@ describe.runIf(slurm)('Slurm backends', () => {
       expect(states.get(submittedJobs(ws.root).find((j) => j.taskFile.includes(longRun.id))!.key)).toBe('CANCELLED');
     }, 5 * MINUTE);
   });
+
+  describe('time limits', () => {
+    // A stand-in worker (bin/lambda-hat.js of a scratch workspace root): sleeps as long as its task file says.
+    const root = mkdtempSync(join(tmpdir(), 'lh-slurm-limit-'));
+    afterAll(() => rmSync(root, { recursive: true, force: true }));
+
+    it('a task over its own time limit is stopped inside its job, ends timed out and is not retried; tasks.txt carries the limit', async () => {
+      mkdirSync(join(root, 'bin'));
+      writeFileSync(join(root, 'bin', 'lambda-hat.js'), `setTimeout(() => {}, Number(require('node:fs').readFileSync(process.argv[4], 'utf8')) * 1000);\n`);
+      const task = (name: string, sleep: number, timeLimitSec?: number): WorkerTask => {
+        const taskFile = join(root, `${name}.task`);
+        writeFileSync(taskFile, String(sleep));
+        return { label: `fake:${name}`, rule: 'sample', taskFile, timeLimitSec };
+      };
+      const { card, source } = loadCard(REPO, { backend: 'slurm-cpu', set: ['retries=1', 'poll_seconds=1', 'walltime=00:05:00'] });
+      if (card.backend !== 'slurm') throw new Error('slurm-cpu is not a Slurm card');
+      const backend = slurmBackend(root, card, source);
+      const over = task('over', 60, 2);
+      const within = task('within', 0.5);
+      const stderr: string[] = [];
+      const sink = { stdout: () => {}, stderr: (line: string) => stderr.push(line) };
+      const started = Date.now();
+      // Run in the same tick: one array, one job.sh, each task with its own limit.
+      const [overOutcome, withinOutcome] = await Promise.all([backend.run(over, sink), backend.run(within, sink)]);
+      expect(overOutcome).toMatchObject({ ok: false, timedOut: true, attempts: 1 });
+      expect(overOutcome.reason).toMatch(/^Slurm job \d+_0 exceeded its time limit of 2 s$/);
+      expect(withinOutcome).toMatchObject({ ok: true, attempts: 1 });
+      expect(withinOutcome.timedOut).toBeUndefined();
+      // Stopped at its 2 s limit, not after its 60 s sleep nor the 5 min walltime.
+      expect((Date.now() - started) / 1000).toBeLessThan(40);
+      // Not retried, although the card allows one retry: one submission, no retry message.
+      expect(stderr.filter((l) => l.includes('retrying'))).toEqual([]);
+      const submissions = readdirSync(join(root, 'artifacts', '.work', 'slurm'));
+      expect(submissions).toHaveLength(1);
+      const dir = join(root, 'artifacts', '.work', 'slurm', submissions[0]);
+      expect(readFileSync(join(dir, 'tasks.txt'), 'utf8')).toBe(`sample ${over.taskFile} 2\nsample ${within.taskFile} 0\n`);
+      expect(readFileSync(join(dir, '0.exit'), 'utf8').trim()).toBe('124');
+      expect(readFileSync(join(dir, '1.exit'), 'utf8').trim()).toBe('0');
+    }, 3 * MINUTE);
+  });
+  it(
+    'run a tune: the reference and every trial as Slurm jobs, batch_size trials in flight',
+    async () => {
+      const ws = new ScratchWorkspace('experiment: none\ntargets:\n  - { model: small, data: small, seed: 1 }\nsamplers:\n  - { name: hmc }\n');
+      try {
+        ws.write(
+          'config/tune/onslurm.yaml',
+          `tune: onslurm
+problems:
+  - { model: small, data: small, seed: 1, overrides: { training: { steps: 200 } } }
+methods:
+  - { name: sgld, overrides: { warmup: 200, steps: 2000, eval_every: 10 } }
+search_space:
+  sgld:
+    step_size: { type: float, low: 1.0e-5, high: 1.0e-3, log: true }
+reference: { overrides: { draws: 200, warmup: 100 } }
+max_trials_per_method: 4
+batch_size: 2
+budget: { hmc_sec: 120, trial_sec: 120 }
+`,
+        );
+        const r = spawnSync(process.execPath, [ws.path('bin/lambda-hat.js'), 'tune', '--config', 'config/tune/onslurm.yaml', '--backend', 'slurm-cpu'], { cwd: ws.root, encoding: 'utf8' });
+        expect(r.status, r.stderr).toBe(0);
+        expect(r.stdout).toMatch(/on slurm \(config\/cards\/slurm-cpu\.yaml/);
+        const config = await loadTuneConfig({ root: ws.root, presets: DEFAULT_PRESETS }, ws.path('config/tune/onslurm.yaml'));
+        const study = JSON.parse(ws.read(join(studyDir(config), 'study.json')).toString()) as StudyFile;
+        expect(study.trials.map((t) => t.number).sort()).toEqual([0, 1, 2, 3]);
+        expect(study.trials.every((t) => t.state === 'complete' || t.state === 'pruned')).toBe(true);
+        // The target, the reference and the four trials each ran as a Slurm array element.
+        const jobs = submittedJobs(ws.root);
+        const rules = jobs.map((j) => JSON.parse(readFileSync(j.taskFile, 'utf8')));
+        expect(jobs).toHaveLength(6);
+        expect(rules.filter((spec) => spec.run?.sampler === 'sgld')).toHaveLength(4);
+        expect(rules.filter((spec) => spec.id === config.references[0].id)).toHaveLength(1);
+      } finally {
+        ws.dispose();
+      }
+    },
+    5 * MINUTE,
+  );
 });

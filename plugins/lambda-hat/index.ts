@@ -7,15 +7,29 @@ import { basename, join, relative } from 'node:path';
 import { CreateDependencies, CreateNodesV2, DependencyType, RawProjectGraphDependency } from '@nx/devkit';
 import { ConfigError, DEFAULT_PRESETS, loadExperiment } from '../../rules/experiment';
 import { CodeInputScanner } from './src/code-inputs';
-import { errorProjects, experimentProjects, LambdaHatMetadata, Projects } from './src/graph';
+import { loadTuneConfig } from '../../rules/tune/config';
+import { errorProjects, experimentProjects, LambdaHatMetadata, Projects, tuneErrorProjects, tuneProjects } from './src/graph';
 
-/** The default experiment and any further ones under config/experiments/. */
-export const EXPERIMENT_FILES = '{config/experiments.yaml,config/experiments/*.yaml}';
+/** The default experiment, any further ones under config/experiments/, and the tuning files under config/tune/. */
+export const EXPERIMENT_FILES = '{config/experiments.yaml,config/experiments/*.yaml,config/tune/*.yaml}';
+const isTuningFile = (file: string) => file.startsWith('config/tune/');
 
-/** A best-effort name for an experiment file that failed to load. */
-function fallbackName(absFile: string): string {
+/** A best-effort name for an experiment or tuning file that failed to load (its `experiment:` or `tune:` key). */
+function fallbackName(absFile: string, key: 'experiment' | 'tune'): string {
   const text = existsSync(absFile) ? readFileSync(absFile, 'utf8') : '';
-  return /^experiment:\s*['"]?([A-Za-z][A-Za-z0-9_-]*)/m.exec(text)?.[1] ?? basename(absFile, '.yaml');
+  return new RegExp(`^${key}:\\s*['"]?([A-Za-z][A-Za-z0-9_-]*)`, 'm').exec(text)?.[1] ?? basename(absFile, '.yaml');
+}
+
+/** A tuning file's name and projects, or its error project. */
+async function tuningFile(root: string, file: string, executor: string, scanner: CodeInputScanner): Promise<{ name: string; projects: Projects }> {
+  try {
+    const config = await loadTuneConfig({ root, presets: DEFAULT_PRESETS }, join(root, file));
+    return { name: config.name, projects: tuneProjects(config, executor, scanner) };
+  } catch (e) {
+    if (!(e instanceof ConfigError)) throw e;
+    const name = fallbackName(join(root, file), 'tune');
+    return { name, projects: tuneErrorProjects(name, file, e.message, executor) };
+  }
 }
 
 export const createNodesV2: CreateNodesV2 = [
@@ -26,7 +40,16 @@ export const createNodesV2: CreateNodesV2 = [
     const scanner = new CodeInputScanner(root);
     const byName = new Map<string, string>();
     const results: [string, { projects: Projects }][] = [];
+    const tuneNames = new Map<string, string>();
     for (const file of files) {
+      if (isTuningFile(file)) {
+        const { name, projects } = await tuningFile(root, file, executor, scanner);
+        const clash = tuneNames.get(name);
+        tuneNames.set(name, clash ?? file);
+        const message = `${file}: tuning name "${name}" is already used by ${clash}; tuning names must be unique`;
+        results.push([file, { projects: clash ? tuneErrorProjects(name, file, message, executor) : projects }]);
+        continue;
+      }
       const abs = join(root, file);
       let projects: Projects;
       let name: string;
@@ -36,7 +59,7 @@ export const createNodesV2: CreateNodesV2 = [
         projects = experimentProjects(exp, executor, scanner);
       } catch (e) {
         if (!(e instanceof ConfigError)) throw e;
-        name = fallbackName(abs);
+        name = fallbackName(abs, 'experiment');
         projects = errorProjects(name, file, e.message, executor);
       }
       const clash = byName.get(name);

@@ -114,7 +114,8 @@ function loadPreset(ws: Workspace, kind: string, name: string, ref: Sourced, mou
   return (preset.value === null ? Sourced.of({}, preset.originOf([])) : preset).mountAt(mountAt);
 }
 
-function resolveTarget(ws: Workspace, entry: Sourced): TargetSpec {
+/** A target entry (`{model, data, teacher, training, seed, overrides}`) resolved against the presets. */
+export function resolveTarget(ws: Workspace, entry: Sourced): TargetSpec {
   const e = validate(TargetEntry, entry, 'a target entry');
   const problems: Problem[] = [];
   let config = Sourced.of({}, entry.originOf([]));
@@ -136,14 +137,15 @@ function resolveTarget(ws: Workspace, entry: Sourced): TargetSpec {
   return { id: contentId('tgt', build), build };
 }
 
-interface SamplerSetting {
+export interface SamplerSetting {
   sampler: SamplerName;
   seed: number;
   options: Record<string, unknown>;
   posterior: PosteriorSpec;
 }
 
-async function resolveSampler(ws: Workspace, entry: Sourced): Promise<SamplerSetting> {
+/** A sampler entry (`{name, seed, posterior, overrides}`) resolved against the presets. */
+export async function resolveSampler(ws: Workspace, entry: Sourced): Promise<SamplerSetting> {
   const e = validate(SamplerEntry, entry, 'a sampler entry');
   if (!isSamplerName(e.name)) {
     const known = [...SAMPLER_NAMES].sort();

@@ -202,6 +202,16 @@ export function validate<S extends z.ZodType>(schema: S, src: Sourced, what: str
         at(path, `expected one of ${options.join(', ')}, got ${describe(value)}${suggestion(String(value), options)}`);
         break;
       }
+      case 'invalid_union': {
+        // A discriminated union whose discriminator (`type: …`) matches no member.
+        const options = (issue as { options?: unknown[] }).options;
+        if (options?.length) {
+          const value = valueAt(src.value, path);
+          const allowed = options.map(String);
+          at(path, value === undefined ? `missing required key "${path[path.length - 1]}" (one of ${allowed.join(', ')})` : `expected one of ${allowed.join(', ')}, got ${describe(value)}${suggestion(String(value), allowed)}`);
+        } else at(path, issue.message);
+        break;
+      }
       case 'too_small':
         at(path, `${bound('>', issue)}, got ${describe(valueAt(src.value, path))}`);
         break;

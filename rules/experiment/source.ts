@@ -4,7 +4,7 @@
  * origin map names the file, the YAML path inside it and the line, so the user can fix it at once.
  */
 import { existsSync, readFileSync } from 'node:fs';
-import { isMap, isScalar, isSeq, LineCounter, Node, parseDocument } from 'yaml';
+import { isMap, isScalar, isSeq, LineCounter, Node, parseDocument, parse as parseYaml } from 'yaml';
 import { ConfigError, Origin, Path } from './problems';
 
 const pathKey = (p: Path) => JSON.stringify(p);
@@ -115,4 +115,22 @@ export function loadYaml(absPath: string, displayPath: string): Sourced {
   const value = doc.contents ? walk(doc.contents as Node, []) : null;
   origins.set('[]', { file: displayPath, path: [], line: 1, col: 1 });
   return new Sourced(value, origins);
+}
+
+/**
+ * A command-line `--set a.b=value` (dotted mapping keys, a YAML value) as a Sourced mapping
+ * {a: {b: value}} whose origin is the option itself, ready to merge over a loaded file.
+ */
+export function fromAssignment(assignment: string): Sourced {
+  const origin = { file: `--set ${assignment}`, path: [], line: 0, col: 0 };
+  const eq = assignment.indexOf('=');
+  if (eq <= 0) throw new ConfigError([{ origin, message: 'expected key=value' }]);
+  const path = assignment.slice(0, eq).split('.');
+  let value: unknown;
+  try {
+    value = parseYaml(assignment.slice(eq + 1));
+  } catch (e) {
+    throw new ConfigError([{ origin, message: `the value is not valid YAML: ${(e as Error).message.split('\n')[0]}` }]);
+  }
+  return Sourced.of(value, { ...origin, path }).mountAt(path);
 }

@@ -29,12 +29,13 @@ function classify(status: number | null, output: string): NxResult {
 export class ScratchWorkspace {
   readonly root = mkdtempSync(join(tmpdir(), 'lh-ws-'));
 
-  /** With an experiment file, it replaces the repository's experiments; without, they are kept. */
+  /** With an experiment file, it replaces the repository's experiments and tuning files; without, they are kept. */
   constructor(experimentYaml?: string) {
     for (const entry of COPIED) cpSync(join(REPO, entry), join(this.root, entry), { recursive: true });
     symlinkSync(join(REPO, 'node_modules'), join(this.root, 'node_modules'));
     if (experimentYaml !== undefined) {
       rmSync(join(this.root, 'config', 'experiments'), { recursive: true, force: true });
+      rmSync(join(this.root, 'config', 'tune'), { recursive: true, force: true });
       this.write('config/experiments.yaml', experimentYaml);
     }
   }

@@ -23,6 +23,7 @@ export const artifactPath = {
   target: (id: string) => join(ARTIFACTS_DIR, 'targets', id),
   run: (id: string) => join(ARTIFACTS_DIR, 'runs', id),
   experiment: (name: string) => join(ARTIFACTS_DIR, 'experiments', name),
+  tune: (name: string) => join(ARTIFACTS_DIR, 'tune', name),
 };
 
 export interface TargetMeta {

@@ -7,17 +7,19 @@ import { Compression, Table as WasmTable, writeParquet, WriterPropertiesBuilder 
 import { writeFileAtomic } from './atomic';
 
 /**
- * Column name → values: typed arrays (Float64, Int32) for numbers without gaps, string arrays, and
- * (number | null)[] for floats that may be missing (written as nulls, never NaN).
+ * Column name → values: typed arrays (Float64, Int32) for numbers without gaps, and plain arrays of
+ * strings or of floats, either of which may hold nulls for missing values (never NaN).
  */
-export type Columns = Record<string, Float64Array | Int32Array | string[] | (number | null)[]>;
+export type Columns = Record<string, Float64Array | Int32Array | (string | null)[] | (number | null)[]>;
+
+const isStringColumn = (values: readonly unknown[]) => typeof values.find((v) => v !== null) === 'string';
 
 function arrowTable(columns: Columns): Table {
   // Plain arrays get explicit types: inference would make strings dictionaries and an all-null column typeless.
   const vectors = Object.fromEntries(
     Object.entries(columns).map(([name, values]) => [
       name,
-      ArrayBuffer.isView(values) ? makeVector(values) : typeof values[0] === 'string' ? vectorFromArray(values as string[], new Utf8()) : vectorFromArray(values as (number | null)[], new Float64()),
+      ArrayBuffer.isView(values) ? makeVector(values) : isStringColumn(values) ? vectorFromArray(values as (string | null)[], new Utf8()) : vectorFromArray(values as (number | null)[], new Float64()),
     ]),
   );
   return new Table(vectors);

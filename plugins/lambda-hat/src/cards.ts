@@ -6,10 +6,9 @@
  */
 import { existsSync } from 'node:fs';
 import { isAbsolute, join, relative } from 'node:path';
-import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
 import { ConfigError, validate } from '../../../rules/experiment/problems';
-import { loadYaml, merge, Sourced } from '../../../rules/experiment/source';
+import { fromAssignment, loadYaml, merge } from '../../../rules/experiment/source';
 
 const posInt = z.int().min(1);
 const optionalText = z.string().min(1).nullable();
@@ -55,21 +54,6 @@ export interface CardSelection {
   set?: string | string[];
 }
 
-/** `a.b=value` → a Sourced mapping {a: {b: value}} whose origin is the option itself. */
-function setting(assignment: string): Sourced {
-  const origin = { file: `--set ${assignment}`, path: [], line: 0, col: 0 };
-  const eq = assignment.indexOf('=');
-  if (eq <= 0) throw new ConfigError([{ origin, message: 'expected key=value' }]);
-  const path = assignment.slice(0, eq).split('.');
-  let value: unknown;
-  try {
-    value = parseYaml(assignment.slice(eq + 1));
-  } catch (e) {
-    throw new ConfigError([{ origin, message: `the value is not valid YAML: ${(e as Error).message.split('\n')[0]}` }]);
-  }
-  return Sourced.of(value, { ...origin, path }).mountAt(path);
-}
-
 /** The card the selection names, with its `--set` overrides applied and validated. */
 export function loadCard(root: string, selection: CardSelection, env: NodeJS.ProcessEnv = process.env): { card: Card; source: string } {
   const backend = selection.backend ?? env.LAMBDA_HAT_BACKEND ?? 'local';
@@ -87,6 +71,6 @@ export function loadCard(root: string, selection: CardSelection, env: NodeJS.Pro
   if (!existsSync(path)) throw new ConfigError([{ origin: { file: display, path: [], line: 1, col: 1 }, message: 'card file not found' }]);
   let source = loadYaml(path, display);
   const sets = selection.set === undefined ? [] : Array.isArray(selection.set) ? selection.set : [selection.set];
-  for (const s of sets) source = merge(source, setting(s));
+  for (const s of sets) source = merge(source, fromAssignment(s));
   return { card: validate(Card, source, 'a card'), source: display };
 }

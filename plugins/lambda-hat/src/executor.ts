@@ -10,7 +10,7 @@ import { ProgressDisplay } from '../../../rules/progress';
 import { backendFor } from './backends';
 import type { Backend } from './backends/types';
 import type { CardSelection } from './cards';
-import { cancelOnSignals, runTask } from './tasks';
+import { cancelOnSignals, Print, runTask } from './tasks';
 
 export interface RunOptions extends CardSelection {
   rule: string;
@@ -28,25 +28,28 @@ export function selectBackend(root: string, options: CardSelection): Backend | n
   }
 }
 
-export default async function runExecutor(options: RunOptions, context: ExecutorContext): Promise<{ success: boolean }> {
-  const backend = selectBackend(context.root, options);
+/**
+ * Runs `body` with the backend the options select, cancelling the backend's work on Ctrl-C, and a
+ * progress display: a status line when Nx gives this process a terminal (its TUI, or `nx run` on
+ * one), plain lines otherwise. The terminal Nx gives is as wide as the user's, but the TUI shows it
+ * in a pane that can be half as wide, less its borders; a status line that wraps there cannot be
+ * redrawn in place.
+ */
+export async function withBackend(root: string, options: CardSelection, body: (backend: Backend, display: ProgressDisplay, print: Print) => Promise<boolean>): Promise<{ success: boolean }> {
+  const backend = selectBackend(root, options);
   if (!backend) return { success: false };
   const stopCancelling = cancelOnSignals(backend);
-  // A status line when Nx gives this process a terminal (its TUI, or `nx run` on one), plain lines
-  // otherwise. The terminal Nx gives is as wide as the user's, but the TUI shows it in a pane that can
-  // be half as wide, less its borders; a status line that wraps there cannot be redrawn in place.
   const display = new ProgressDisplay(process.stdout, { width: (columns) => Math.floor(columns / 2) - 8 });
   try {
-    const success = await runTask(
-      context.root,
-      backend,
-      { project: context.projectName!, target: context.targetName!, rule: options.rule, spec: options.spec },
-      (line, stream) => display.log(line, stream === 'stdout' ? process.stdout : process.stderr),
-      display,
-    );
-    return { success };
+    return { success: await body(backend, display, (line, stream) => display.log(line, stream === 'stdout' ? process.stdout : process.stderr)) };
   } finally {
     display.close();
     stopCancelling();
   }
+}
+
+export default async function runExecutor(options: RunOptions, context: ExecutorContext): Promise<{ success: boolean }> {
+  return withBackend(context.root, options, (backend, display, print) =>
+    runTask(context.root, backend, { project: context.projectName!, target: context.targetName!, rule: options.rule, spec: options.spec }, print, display),
+  );
 }

@@ -8,39 +8,60 @@ import { join, relative } from 'node:path';
 import { writeFileAtomic } from '../../../packages/llc/src/atomic';
 import { RULES } from '../../../rules';
 import { parseProgressLine, ProgressDisplay } from '../../../rules/progress';
-import type { Backend } from './backends/types';
+import type { Backend, Outcome } from './backends/types';
 
 export interface TaskToRun {
   project: string;
   target: string;
   rule: string;
   spec: object;
+  /** Wall-time budget in seconds: the backend stops the worker when it is spent. */
+  timeLimitSec?: number;
 }
 
 export type Print = (line: string, stream: 'stdout' | 'stderr') => void;
 
-export async function runTask(root: string, backend: Backend, t: TaskToRun, print: Print, display: ProgressDisplay): Promise<boolean> {
-  const prefix = `[${t.project}]`;
+/** How a task ended: the backend's outcome and, when the worker succeeded, whether its outputs are usable. */
+export interface TaskEnd {
+  ok: boolean;
+  outcome: Outcome;
+  /** Why the outputs are not usable although the worker succeeded; null otherwise. */
+  problem: string | null;
+  taskFile: string;
+}
+
+/** Runs one task's worker on the backend and checks its outputs; progress events go to `display`, other lines to `print`. */
+export async function runWorker(root: string, backend: Backend, t: TaskToRun, print: Print, display: ProgressDisplay, label = t.project): Promise<TaskEnd> {
+  const prefix = `[${label}]`;
   const taskFile = join(root, 'artifacts', '.work', 'tasks', `${t.project}.${t.target}.json`);
   writeFileAtomic(taskFile, JSON.stringify(t.spec));
   const outcome = await backend.run(
-    { label: `${t.project}:${t.target}`, rule: t.rule, taskFile },
+    { label: `${t.project}:${t.target}`, rule: t.rule, taskFile, ...(t.timeLimitSec !== undefined && { timeLimitSec: t.timeLimitSec }) },
     {
       stdout: (line) => {
         const event = parseProgressLine(line);
-        if (event) display.update(t.project, event);
+        if (event) display.update(label, event);
         else print(`${prefix} ${line}`, 'stdout');
       },
       stderr: (line) => print(`${prefix} ${line}`, 'stderr'),
     },
   );
-  display.finish(t.project);
+  display.finish(label);
   const problem = outcome.ok ? RULES[t.rule].verify(t.spec, root) : null;
-  if (outcome.ok && !problem) return true;
-  const reason = outcome.reason ?? `the worker finished but its outputs are not usable: ${problem}`;
-  const tail = outcome.stderrTail.length ? `\nlast lines of its stderr:\n${outcome.stderrTail.map((l) => `  ${l}`).join('\n')}` : '';
-  print(`${prefix} FAILED on ${backend.name}: ${reason}${tail}\nrerun by hand: node bin/lambda-hat.js run ${t.rule} ${relative(root, taskFile)}`, 'stderr');
-  return false;
+  return { ok: outcome.ok && !problem, outcome, problem, taskFile };
+}
+
+/** A failed task in words: the reason, the tail of the worker's stderr, and how to rerun it. */
+export function failureReport(root: string, backend: Backend, t: TaskToRun, end: TaskEnd): string {
+  const reason = end.outcome.reason ?? `the worker finished but its outputs are not usable: ${end.problem}`;
+  const tail = end.outcome.stderrTail.length ? `\nlast lines of its stderr:\n${end.outcome.stderrTail.map((l) => `  ${l}`).join('\n')}` : '';
+  return `[${t.project}] FAILED on ${backend.name}: ${reason}${tail}\nrerun by hand: node bin/lambda-hat.js run ${t.rule} ${relative(root, end.taskFile)}`;
+}
+
+export async function runTask(root: string, backend: Backend, t: TaskToRun, print: Print, display: ProgressDisplay): Promise<boolean> {
+  const end = await runWorker(root, backend, t, print, display);
+  if (!end.ok) print(failureReport(root, backend, t, end), 'stderr');
+  return end.ok;
 }
 
 /** Cancels the backend's work when Nx or the user stops the run, then exits. */

@@ -1,0 +1,34 @@
+/**
+ * The Nx executor of a tuning file's `tune` target: runs the tuner (tune.ts) on the backend the
+ * command line selects (--backend, --card, --set: card settings, as for every lambda-hat target).
+ * The tuning file itself is edited in YAML, or with `lambda-hat tune --set` outside Nx.
+ */
+import type { ExecutorContext } from '@nx/devkit';
+import { join } from 'node:path';
+import { DEFAULT_PRESETS } from '../../../rules/experiment';
+import { ConfigError } from '../../../rules/experiment/problems';
+import { UserError } from '../../../rules/rule';
+import { loadTuneConfig } from '../../../rules/tune/config';
+import type { CardSelection } from './cards';
+import { withBackend } from './executor';
+import { runTune } from './tune';
+
+export interface TuneOptions extends CardSelection {
+  /** Workspace-relative path of the tuning file. */
+  config: string;
+}
+
+export default async function tuneExecutor(options: TuneOptions, context: ExecutorContext): Promise<{ success: boolean }> {
+  return withBackend(context.root, options, async (backend, display, print) => {
+    try {
+      const config = await loadTuneConfig({ root: context.root, presets: DEFAULT_PRESETS }, join(context.root, options.config));
+      print(`tune ${config.name} on ${backend.name}: study ${config.study}`, 'stdout');
+      await runTune({ root: context.root, config, backend, display, print });
+      return true;
+    } catch (e) {
+      if (!(e instanceof ConfigError || e instanceof UserError)) throw e;
+      print(e.message, 'stderr');
+      return false;
+    }
+  });
+}

@@ -1,0 +1,240 @@
+/**
+ * The tuner (SPEC §7): an ask/tell loop that keeps `batch_size` trials in flight on the selected
+ * backend, across every (problem, method) of a tuning file.
+ *
+ *   1. Targets: each problem's target is built unless its artifact is already there.
+ *   2. References: each problem's HMC reference is an ordinary run (artifacts/runs/<hmc_…>), so it
+ *      is computed once per content id and shared with experiments that sample the same settings;
+ *      it must finish within budget.hmc_sec.
+ *   3. Trials: each (problem, method) is its own study with its own sampler; trials are asked from
+ *      whichever study has the fewest, run as `trial` tasks killed after budget.trial_sec, and told
+ *      as they end. study.json is rewritten at every ask and every result (study.ts), and the tables
+ *      at every result (outputs.ts).
+ */
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { readAnalysis } from '../../../packages/llc/src/run-artifact';
+import { createSampler } from '../../../packages/llc/src/tune/tpe';
+import type { Params } from '../../../packages/llc/src/tune/space';
+import { artifactPath } from '../../../packages/llc/src/artifacts';
+import { buildTargetRule } from '../../../rules/build-target';
+import { ProgressDisplay } from '../../../rules/progress';
+import { UserError } from '../../../rules/rule';
+import { sampleRule } from '../../../rules/sample';
+import { TrialResult, TrialSpec } from '../../../rules/trial';
+import type { TuneConfig, TuneMethod } from '../../../rules/tune/config';
+import { bestTrial, Reference, writeTuneOutputs } from '../../../rules/tune/outputs';
+import { historyFile, isFinished, loadStudy, saveStudy, StudyFile, StudyTrial, trialDir, trialRecord, trialsOf, writeHistory } from '../../../rules/tune/study';
+import type { Backend } from './backends/types';
+import { failureReport, Print, runTask, runWorker, TaskToRun } from './tasks';
+
+export interface TuneRun {
+  root: string;
+  config: TuneConfig;
+  backend: Backend;
+  print: Print;
+  display: ProgressDisplay;
+}
+
+/** One (problem, method) pair: a study of its own. */
+interface Pair {
+  problem: string;
+  method: TuneMethod;
+}
+
+const pairsOf = (config: TuneConfig): Pair[] => config.problems.flatMap((p) => config.methods.map((method) => ({ problem: p.id, method })));
+const pairName = (p: { problem: string; method: TuneMethod | string }) => `${typeof p.method === 'string' ? p.method : p.method.sampler} on ${p.problem}`;
+
+/** Builds the targets that are missing. */
+async function ensureTargets(run: TuneRun): Promise<void> {
+  const missing = run.config.problems.filter((t) => buildTargetRule.verify(t, run.root) !== null);
+  const built = await Promise.all(missing.map((t) => runTask(run.root, run.backend, { project: t.id, target: 'build-target', rule: buildTargetRule.name, spec: t }, run.print, run.display)));
+  const failed = missing.filter((_, i) => !built[i]);
+  if (failed.length) throw new UserError(`could not build target${failed.length > 1 ? 's' : ''} ${failed.map((t) => t.id).join(', ')} (see above)`);
+}
+
+/** The HMC reference of every problem, computing those not yet on disk within budget.hmc_sec. */
+export async function ensureReferences(run: TuneRun): Promise<Map<string, Reference>> {
+  const { root, config } = run;
+  const refs = new Map<string, Reference>();
+  await Promise.all(
+    config.references.map(async (spec) => {
+      if (sampleRule.verify(spec, root) !== null) {
+        run.print(`reference ${spec.id} for ${spec.target}: computing (budget.hmc_sec = ${config.budget.hmc_sec} s)`, 'stdout');
+        const task: TaskToRun = { project: spec.id, target: 'sample', rule: sampleRule.name, spec, timeLimitSec: config.budget.hmc_sec };
+        const end = await runWorker(root, run.backend, task, run.print, run.display);
+        if (!end.ok) {
+          if (end.outcome.timedOut) throw new UserError(`the HMC reference ${spec.id} for ${spec.target} did not finish within budget.hmc_sec = ${config.budget.hmc_sec} s; raise the budget or lower reference.overrides.draws`);
+          run.print(failureReport(root, run.backend, task, end), 'stderr');
+          throw new UserError(`the HMC reference ${spec.id} for ${spec.target} failed (see above)`);
+        }
+      }
+      const a = readAnalysis(join(root, artifactPath.run(spec.id)));
+      if (a.status.state === 'diverged' || !Number.isFinite(a.llc.mean)) {
+        throw new UserError(`the HMC reference ${spec.id} for ${spec.target} diverged (${a.status.reasons.join('; ')}): it cannot serve as λ_ref; change reference.overrides`);
+      }
+      const note = a.status.state === 'check' ? ` — check: ${a.status.reasons.join('; ')}` : '';
+      run.print(`reference ${spec.id} for ${spec.target}: λ_ref = ${a.llc.mean.toPrecision(5)} ± ${a.llc.mcse.toPrecision(2)} (MCSE), R̂ ${a.llc.r_hat.toFixed(3)}${note}`, 'stdout');
+      refs.set(spec.target, { run_id: spec.id, llc: a.llc.mean, mcse: a.llc.mcse, status: a.status.state });
+    }),
+  );
+  return refs;
+}
+
+/** Parameters for the next trial of a pair: a pure function of the sampler's seed, the pair's trials and the number. */
+function ask(config: TuneConfig, study: StudyFile, pair: Pair): { number: number; params: Params } {
+  const trials = trialsOf(study, pair.problem, pair.method.sampler);
+  const number = trials.length === 0 ? 0 : trials[trials.length - 1].number + 1;
+  return { number, params: createSampler(config.sampler).suggest(pair.method.space, trials.map(trialRecord), number) };
+}
+
+/** The next asks of each pair, as a dry run shows them: each ask sees the earlier ones as running. */
+export function plannedTrials(config: TuneConfig, study: StudyFile): { pair: string; number: number; params: Params }[] {
+  const scratch: StudyFile = { ...study, trials: [...study.trials] };
+  const planned: { pair: string; number: number; params: Params }[] = [];
+  for (const pair of pairsOf(config)) {
+    const trials = trialsOf(scratch, pair.problem, pair.method.sampler);
+    const room = Math.min(config.batch_size, config.max_trials_per_method - trials.length);
+    for (let i = 0; i < room; i++) {
+      const { number, params } = ask(config, scratch, pair);
+      scratch.trials.push(newTrial(pair, number, params));
+      planned.push({ pair: pairName(pair), number, params });
+    }
+  }
+  return planned;
+}
+
+function newTrial(pair: Pair, number: number, params: Params): StudyTrial {
+  return {
+    problem: pair.problem,
+    method: pair.method.sampler,
+    number,
+    params,
+    state: 'running',
+    objective: null,
+    llc: null,
+    intermediate: [],
+    pruned_at: null,
+    wall_time_s: null,
+    reason: null,
+    asked_at: new Date().toISOString(),
+    finished_at: null,
+  };
+}
+
+function trialSpec(run: TuneRun, pair: Pair, t: StudyTrial, refs: Map<string, Reference>): TrialSpec {
+  const { config } = run;
+  return {
+    dir: trialDir(config, t),
+    number: t.number,
+    params: t.params,
+    run: { target: pair.problem, sampler: pair.method.sampler, seed: pair.method.seed, options: { ...pair.method.options, ...t.params }, posterior: config.posterior },
+    llc_ref: refs.get(pair.problem)!.llc,
+    objective: config.objective,
+    pruner: config.pruner,
+    history: historyFile(config, pair.problem, pair.method.sampler),
+  };
+}
+
+/** The result a trial left on disk, if it wrote one (a trial that ended while the tuner was away included). */
+function readResult(root: string, spec: TrialSpec): TrialResult | undefined {
+  const path = join(root, spec.dir, 'result.json');
+  if (!existsSync(path)) return undefined;
+  try {
+    return JSON.parse(readFileSync(path, 'utf8')) as TrialResult;
+  } catch {
+    return undefined;
+  }
+}
+
+function tell(t: StudyTrial, result: TrialResult | undefined, failure: { timedOut: boolean; reason: string } | undefined, trialSec: number): void {
+  t.finished_at = new Date().toISOString();
+  if (result) {
+    Object.assign(t, { state: result.state, objective: result.objective, llc: result.llc, intermediate: result.intermediate, pruned_at: result.pruned_at, wall_time_s: result.wall_time_s, reason: result.reason });
+  } else if (failure?.timedOut) {
+    Object.assign(t, { state: 'timeout', wall_time_s: trialSec, reason: `exceeded budget.trial_sec = ${trialSec} s` });
+  } else {
+    Object.assign(t, { state: 'failed', reason: failure?.reason ?? 'no result' });
+  }
+}
+
+function describeEnd(t: StudyTrial, best: StudyTrial | undefined): string {
+  const what =
+    t.state === 'complete' ? `λ̂ ${t.llc!.toPrecision(4)}, objective ${t.objective!.toPrecision(3)}`
+    : t.state === 'pruned' ? `pruned at checkpoint ${t.pruned_at}`
+    : `${t.state}: ${t.reason}`;
+  return `${what}; best ${best ? `${best.objective!.toPrecision(3)} (trial ${best.number})` : '—'}`;
+}
+
+/**
+ * Runs the tune to its end: every pair reaches max_trials_per_method finished trials. Resumes the
+ * study on disk; returns the study and the references.
+ */
+export async function runTune(run: TuneRun): Promise<{ study: StudyFile; references: Map<string, Reference> }> {
+  const { root, config } = run;
+  await ensureTargets(run);
+  const refs = await ensureReferences(run);
+  const study = loadStudy(root, config);
+  const pairs = pairsOf(config);
+  const save = () => saveStudy(root, config, study);
+  for (const p of pairs) writeHistory(root, config, study, p.problem, p.method.sampler);
+
+  const inflight = new Map<StudyTrial, Promise<StudyTrial>>();
+  const pairOf = (t: StudyTrial) => pairs.find((p) => p.problem === t.problem && p.method.sampler === t.method)!;
+  const start = (t: StudyTrial) => {
+    const pair = pairOf(t);
+    const spec = trialSpec(run, pair, t, refs);
+    const label = `${t.method}#${t.number} ${t.problem}`;
+    const task: TaskToRun = { project: `${config.name}.${t.problem}.${t.method}.${t.number}`, target: 'trial', rule: 'trial', spec, timeLimitSec: config.budget.trial_sec };
+    inflight.set(
+      t,
+      runWorker(root, run.backend, task, () => {}, run.display, label).then((end) => {
+        const result = end.ok ? readResult(root, spec) : undefined;
+        const reason = end.outcome.reason ?? end.problem ?? 'no result';
+        tell(t, result, result ? undefined : { timedOut: end.outcome.timedOut === true, reason: [reason, ...end.outcome.stderrTail.slice(-3)].join(' | ') }, config.budget.trial_sec);
+        return t;
+      }),
+    );
+  };
+
+  // Trials left running by an interrupted tune: recorded if they finished meanwhile, else run again as they were.
+  const leftRunning = study.trials.filter((t) => t.state === 'running');
+  for (const t of leftRunning) {
+    const result = readResult(root, trialSpec(run, pairOf(t), t, refs));
+    if (result) tell(t, result, undefined, config.budget.trial_sec);
+  }
+  const rerun = leftRunning.filter((t) => t.state === 'running');
+  if (leftRunning.length) run.print(`resuming study ${config.study}: ${leftRunning.length - rerun.length} trials finished while away, ${rerun.length} to run again`, 'stdout');
+  save();
+  for (const t of rerun.slice(0, config.batch_size)) start(t);
+  const waiting = rerun.slice(config.batch_size);
+
+  const asked = (p: Pair) => trialsOf(study, p.problem, p.method.sampler).length;
+  for (;;) {
+    while (inflight.size < config.batch_size) {
+      const resumed = waiting.shift();
+      if (resumed) {
+        start(resumed);
+        continue;
+      }
+      // The pair with the fewest trials asked, so every pair advances together.
+      const open = pairs.filter((p) => asked(p) < config.max_trials_per_method).sort((a, b) => asked(a) - asked(b));
+      if (open.length === 0) break;
+      const { number, params } = ask(config, study, open[0]);
+      const t = newTrial(open[0], number, params);
+      study.trials.push(t);
+      save();
+      start(t);
+    }
+    if (inflight.size === 0) break;
+    const done = await Promise.race(inflight.values());
+    inflight.delete(done);
+    save();
+    writeHistory(root, config, study, done.problem, done.method);
+    writeTuneOutputs(root, config, study, refs);
+    const trials = trialsOf(study, done.problem, done.method);
+    run.print(`${pairName(done)} trial ${done.number}: ${describeEnd(done, bestTrial(trials))} [${trials.filter(isFinished).length}/${config.max_trials_per_method}]`, 'stdout');
+  }
+  writeTuneOutputs(root, config, study, refs);
+  return { study, references: refs };
+}
