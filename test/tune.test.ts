@@ -197,6 +197,18 @@ describe('tuning', () => {
     expect(seconds).toBeLessThan(30);
   }, 120_000);
 
+  it('stops with a clear message when the HMC reference runs past hmc_sec, leaving no half-written run', async () => {
+    const sets = ['reference.seed=99', 'reference.overrides.draws=2000000', 'budget.hmc_sec=1'];
+    const long = await loadTuneConfig({ root: ws.root, presets: DEFAULT_PRESETS }, ws.path('config/tune/smoke.yaml'), sets);
+    const started = Date.now();
+    const r = cli('--config', 'config/tune/smoke.yaml', ...sets.flatMap((s) => ['--set', s]));
+    expect(r.status).toBe(2);
+    expect(r.stderr).toContain(`the HMC reference ${long.references[0].id} for ${long.problems[0].id} did not finish within budget.hmc_sec = 1 s; raise the budget or lower reference.overrides.draws`);
+    expect(r.stderr).not.toMatch(/^\s+at /m);
+    expect((Date.now() - started) / 1000).toBeLessThan(30);
+    expect(ws.exists(artifactPath.run(long.references[0].id))).toBe(false);
+  }, 60_000);
+
   it('runs as the tune target of an Nx project that depends on its targets', () => {
     const graph = ws.nx('show', 'project', 'tune-smoke', '--json');
     expect(graph.status).toBe(0);

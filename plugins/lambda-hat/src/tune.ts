@@ -171,6 +171,16 @@ function describeEnd(t: StudyTrial, best: StudyTrial | undefined): string {
  * study on disk; returns the study and the references.
  */
 export async function runTune(run: TuneRun): Promise<{ study: StudyFile; references: Map<string, Reference> }> {
+  try {
+    return await tuneLoop(run);
+  } catch (e) {
+    // A failed build or reference ends the tune: stop whatever else is still running for it.
+    run.backend.cancelAll();
+    throw e;
+  }
+}
+
+async function tuneLoop(run: TuneRun): Promise<{ study: StudyFile; references: Map<string, Reference> }> {
   const { root, config } = run;
   await ensureTargets(run);
   const refs = await ensureReferences(run);
