@@ -49,13 +49,10 @@ async function validateCommand(args: string[]): Promise<void> {
   for (const r of exp.runs) console.log(`  ${r.id}  ${r.sampler} on ${r.target}`);
 }
 
-export async function main(argv: string[]): Promise<number> {
-  const [command, ...rest] = argv;
+/** Runs a command: a mistake in the input (ConfigError, UserError) prints its message alone and gives status 2. */
+export async function withInputErrors(command: () => Promise<number>): Promise<number> {
   try {
-    if (command === 'run') await run(rest);
-    else if (command === 'validate') await validateCommand(rest);
-    else throw new UserError(USAGE);
-    return 0;
+    return await command();
   } catch (e) {
     if (e instanceof ConfigError || e instanceof UserError) {
       console.error(e.message);
@@ -63,4 +60,14 @@ export async function main(argv: string[]): Promise<number> {
     }
     throw e;
   }
+}
+
+export function main(argv: string[]): Promise<number> {
+  const [command, ...rest] = argv;
+  return withInputErrors(async () => {
+    if (command === 'run') await run(rest);
+    else if (command === 'validate') await validateCommand(rest);
+    else throw new UserError(USAGE);
+    return 0;
+  });
 }

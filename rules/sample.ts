@@ -27,14 +27,7 @@ export const sampleRule: Rule<RunSpec> = {
 
   async run(spec, ctx) {
     const started = performance.now();
-    const progress = ctx.progress;
-    const s = await sampleOnTarget(
-      spec,
-      ctx,
-      progress &&
-        ((p) =>
-          progress({ phase: p.phase, done: p.done, total: p.total, unit: p.phase === 'sampling' ? 'draws' : 'steps', ...(p.llc !== undefined && { metric: { name: 'λ̂', value: p.llc } }) })),
-    );
+    const s = await sampleOnTarget(spec, ctx);
     const { result, llc } = s;
     const analysis: RunAnalysis = {
       run_id: spec.id,
@@ -86,9 +79,10 @@ export type SamplerSettings = Omit<RunSpec, 'id'>;
 
 /**
  * Runs one sampler against one trained target: the core of the sample rule, shared with tuning
- * trials. `progress` may throw to stop the run early (a pruned trial); the kernel is freed either way.
+ * trials. Its progress goes to `ctx.progress` and to `watch`, which may throw to stop the run early (a
+ * pruned trial); the kernel is freed either way.
  */
-export async function sampleOnTarget(spec: SamplerSettings, ctx: RuleContext, progress?: Progress): Promise<Sampled> {
+export async function sampleOnTarget(spec: SamplerSettings, ctx: RuleContext, watch?: Progress): Promise<Sampled> {
   const targetDir = join(ctx.root, artifactPath.target(spec.target));
   if (!existsSync(join(targetDir, 'meta.json'))) throw new UserError(`target ${spec.target} has not been built (no ${targetDir}/meta.json)`);
   const target = readTargetArtifact(targetDir);
@@ -111,6 +105,14 @@ export async function sampleOnTarget(spec: SamplerSettings, ctx: RuleContext, pr
       `${spec.sampler} on ${spec.target}: d = ${dims.d}, n = ${dims.n}, nβ = ${temp.nBeta.toPrecision(6)}, γ = ${temp.gamma}, ` +
         `${chains} chains, ${dtype}, kernel ${kernel.name} on ${kernel.threads} thread${kernel.threads > 1 ? 's' : ''}`,
     );
+    const shown = ctx.progress;
+    const progress: Progress | undefined =
+      shown || watch
+        ? (p) => {
+            shown?.({ phase: p.phase, done: p.done, total: p.total, unit: p.phase === 'sampling' ? 'draws' : 'steps', ...(p.llc !== undefined && { metric: { name: 'λ̂', value: p.llc } }) });
+            watch?.(p);
+          }
+        : undefined;
     const result = sampler.run({ kernel, center, temperature: temp, L0: L0s[0] }, options, keyFromSeed(spec.seed), progress);
     const llc = llcTrace(result.Ln, L0s[0], temp.nBeta);
     const summary = summarizeLlc(llc, result.chains, result.draws, result.llcPerChain);

@@ -17,6 +17,8 @@ import { ObjectiveConfig, objectiveFunction } from '../packages/llc/src/tune/obj
 import { createPruner, PrunerConfig } from '../packages/llc/src/tune/pruner';
 import type { Params } from '../packages/llc/src/tune/space';
 import type { TrialRecord } from '../packages/llc/src/tune/trial';
+import type { Progress } from '../packages/llc/src/samplers/types';
+import { reportsFromJson } from './tune/study';
 import { checkFiles, Rule } from './rule';
 import { sampleOnTarget, SamplerSettings } from './sample';
 
@@ -63,11 +65,11 @@ class TrialPruned extends Error {
   }
 }
 
-/** The study's finished trials as the pruner wants them (null reports back to NaN). */
+/** The study's finished trials as the pruner wants them. */
 export function readHistory(path: string): TrialRecord[] {
   if (!existsSync(path)) return [];
   const trials = JSON.parse(readFileSync(path, 'utf8')) as TrialRecord[];
-  return trials.map((t) => ({ ...t, intermediate: (t.intermediate ?? []).map(([s, v]) => [s, v ?? NaN] as const) }));
+  return trials.map((t) => ({ ...t, intermediate: reportsFromJson(t.intermediate ?? []) }));
 }
 
 export const trialRule: Rule<TrialSpec> = {
@@ -82,8 +84,7 @@ export const trialRule: Rule<TrialSpec> = {
     const pruner = createPruner(spec.pruner);
     const intermediate: [number, number][] = [];
     let next = 1;
-    const onProgress = (p: { phase: 'warmup' | 'sampling'; done: number; total: number; llc?: number }) => {
-      ctx.progress?.({ phase: p.phase, done: p.done, total: p.total, unit: p.phase === 'sampling' ? 'draws' : 'steps', ...(p.llc !== undefined && { metric: { name: 'λ̂', value: p.llc } }) });
+    const onProgress: Progress = (p) => {
       if (p.phase !== 'sampling' || p.llc === undefined || p.total === 0) return;
       const checkpoint = Math.floor((CHECKPOINTS * p.done) / p.total);
       if (checkpoint < next) return;

@@ -11,7 +11,7 @@ import { writeFileAtomic } from '../../packages/llc/src/atomic';
 import { canonicalJson } from '../../packages/llc/src/canonical';
 import { Columns, writeArrowFile, writeParquetFile } from '../../packages/llc/src/tables';
 import type { TuneConfig } from './config';
-import type { StudyFile, StudyTrial } from './study';
+import { isFinished, StudyFile, StudyTrial } from './study';
 
 /** The HMC reference of one problem, as the tuner read it. */
 export interface Reference {
@@ -73,7 +73,7 @@ export function bestYaml(config: TuneConfig, study: StudyFile, references: Map<s
   for (const problem of config.problems) {
     for (const m of config.methods) {
       const trials = study.trials.filter((t) => t.problem === problem.id && t.method === m.sampler);
-      const finished = trials.filter((t) => t.state !== 'running').length;
+      const finished = trials.filter(isFinished).length;
       const best = bestTrial(trials);
       const ref = references.get(problem.id);
       if (!best) {

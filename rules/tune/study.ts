@@ -65,6 +65,11 @@ export function saveStudy(root: string, config: TuneConfig, study: StudyFile): v
 
 export const isFinished = (t: StudyTrial) => t.state !== 'running';
 
+/** Intermediate reports as stored (JSON has no NaN: a non-finite report is null) back to numbers. */
+export function reportsFromJson(reports: readonly (readonly [number, number | null])[]): (readonly [number, number])[] {
+  return reports.map(([s, v]) => [s, v ?? NaN] as const);
+}
+
 /**
  * A trial as the sampler and pruner see it. Timed-out and diverged trials count as pruned: bad
  * evidence (too slow, unstable) that keeps TPE away from their region, which it would not be if
@@ -72,7 +77,7 @@ export const isFinished = (t: StudyTrial) => t.state !== 'running';
  */
 export function trialRecord(t: StudyTrial): TrialRecord {
   const state = t.state === 'timeout' || t.state === 'diverged' ? 'pruned' : t.state;
-  return { params: t.params, value: t.objective, state, intermediate: t.intermediate.map(([s, v]) => [s, v ?? NaN] as const) };
+  return { params: t.params, value: t.objective, state, intermediate: reportsFromJson(t.intermediate) };
 }
 
 /** The trials of one (problem, method), by number. */

@@ -15,8 +15,8 @@ import { stringify } from 'yaml';
 import { readAnalysis } from '../../../packages/llc/src/run-artifact';
 import { artifactPath } from '../../../packages/llc/src/artifacts';
 import { buildTargetRule } from '../../../rules/build-target';
+import { withInputErrors } from '../../../rules/cli';
 import { DEFAULT_PRESETS } from '../../../rules/experiment';
-import { ConfigError } from '../../../rules/experiment/problems';
 import { ProgressDisplay } from '../../../rules/progress';
 import { UserError } from '../../../rules/rule';
 import { sampleRule } from '../../../rules/sample';
@@ -119,14 +119,6 @@ async function tune(argv: string[]): Promise<number> {
 }
 
 /** Entry point from bin/lambda-hat.js: input mistakes print their message alone and exit with 2. */
-export async function main(argv: string[]): Promise<number> {
-  try {
-    return await tune(argv);
-  } catch (e) {
-    if (e instanceof ConfigError || e instanceof UserError) {
-      console.error(e.message);
-      return 2;
-    }
-    throw e;
-  }
+export function main(argv: string[]): Promise<number> {
+  return withInputErrors(() => tune(argv));
 }
