@@ -216,12 +216,12 @@ async function tuneLoop(run: TuneRun): Promise<{ study: StudyFile; references: M
   const rerun = leftRunning.filter((t) => t.state === 'running');
   if (leftRunning.length) run.print(`resuming study ${config.study}: ${leftRunning.length - rerun.length} trials finished while away, ${rerun.length} to run again`, 'stdout');
   save();
-  for (const t of rerun.slice(0, config.batch_size)) start(t);
-  const waiting = rerun.slice(config.batch_size);
+  const waiting = [...rerun];
 
   const asked = (p: Pair) => trialsOf(study, p.problem, p.method.sampler).length;
   for (;;) {
     while (inflight.size < config.batch_size) {
+      // Trials left running go first, as they were.
       const resumed = waiting.shift();
       if (resumed) {
         start(resumed);
