@@ -1,5 +1,5 @@
 /**
- * MFA variational inference (packages/llc/src/samplers/vi.ts): every gradient of the per-draw
+ * MFA variational inference (packages/llc/src/samplers/vi/): every gradient of the per-draw
  * objective against central finite differences, the estimators' unbiasedness by quadrature, the
  * Hessian-vector products and the trace term against an exact Hessian, λ̂ against the exact value
  * for linear regression, work accounting, determinism and option validation.
@@ -16,9 +16,9 @@ import vi, { CentralDifferenceHessian, covarianceTrace, initialScales, learningR
 import { regularTruth } from './support/regular-model';
 
 const lossFn = { kind: 'mse' as const, df: 0, scale: 0 };
-/** Hutchinson probes per chain behind the starting scale (vi.ts's INIT_PROBES). */
+/** Hutchinson probes per chain behind the starting scale (vi/index.ts's INIT_PROBES). */
 const INIT_PROBES = 8;
-/** Eval draws per chain whose HVP is repeated at half the step (vi.ts's LINEARITY_CHECKS). */
+/** Eval draws per chain whose HVP is repeated at half the step (vi/index.ts's LINEARITY_CHECKS). */
 const LINEARITY_CHECKS = 8;
 
 const OPTIONS: ViOptions = {

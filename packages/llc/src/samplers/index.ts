@@ -3,6 +3,7 @@
  * task's code inputs are exactly its own sampler's module (plus what that imports): editing one
  * sampler reruns only that sampler's tasks.
  */
+import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import type { SamplerModule } from './types';
 
@@ -13,9 +14,10 @@ export function isSamplerName(name: string): name is SamplerName {
   return (SAMPLER_NAMES as readonly string[]).includes(name);
 }
 
-/** The source file of a sampler: the entry point of its code inputs. */
+/** The source file of a sampler, `<name>.ts` or, for one split into modules, `<name>/index.ts`: the entry point of its code inputs. */
 export function samplerModulePath(name: SamplerName): string {
-  return join(__dirname, `${name}.ts`);
+  const file = join(__dirname, `${name}.ts`);
+  return existsSync(file) ? file : join(__dirname, name, 'index.ts');
 }
 
 export async function loadSampler(name: SamplerName): Promise<SamplerModule> {
