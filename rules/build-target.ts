@@ -1,10 +1,10 @@
-/** Stage A: train one target and write its artifact (SPEC §3). */
+/** Stage A: train one target and write its artifact (docs/mathematics.md). */
 import { join } from 'node:path';
 import { artifactPath, writeTargetArtifact } from '../packages/llc/src/artifacts';
 import { layout } from '../packages/llc/src/mlp';
 import { kernelSourceFiles } from '../packages/llc/src/kernels';
 import { buildTarget } from '../packages/llc/src/target';
-import { kernelChoice } from './kernel-choice';
+import { taskKernel } from './kernel-choice';
 import type { TargetSpec } from './experiment';
 import { checkFiles, Rule, UserError } from './rule';
 import { versions } from './versions';
@@ -22,7 +22,7 @@ export const buildTargetRule: Rule<TargetSpec> = {
     ctx.log(`training ${spec.id}: d = ${lay.d}, n = ${build.data.n_data}, up to ${build.training.steps} steps`);
     const progress = ctx.progress;
     const report = (done: number, total: number, loss: number) => progress?.({ phase: 'training', done, total, unit: 'steps', metric: { name: 'loss', value: loss } });
-    const built = buildTarget(build, kernelChoice(), progress && ((step, loss) => report(step + 1, build.training.steps, loss)));
+    const built = buildTarget(build, (problem) => taskKernel(problem, ctx.log), progress && ((step, loss) => report(step + 1, build.training.steps, loss)));
     const steps = built.losses.length;
     if (!Number.isFinite(built.L0)) {
       const firstBad = built.losses.findIndex((l) => !Number.isFinite(l));
@@ -40,6 +40,7 @@ export const buildTargetRule: Rule<TargetSpec> = {
       dims: { n: build.data.n_data, n_test: build.data.n_test, in_dim: build.model.in_dim, out_dim: build.model.out_dim, d: lay.d },
       L0: built.L0,
       kernel: built.kernel,
+      kernel_identity: built.kernelIdentity,
       metrics: built.metrics,
       training: { steps_run: steps, stopped_early: built.stoppedEarly, initial_loss: built.losses[0], final_loss: built.losses[steps - 1] },
       versions: versions(),

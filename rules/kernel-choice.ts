@@ -1,15 +1,35 @@
-import { KERNEL_BACKENDS, KernelBackend, KernelChoice } from '../packages/llc/src/kernels';
+import { chooseKernel, KERNEL_REQUESTS, KernelProblem, KernelRequest, KernelUnavailable, LossKernel } from '../packages/llc/src/kernels';
+import { describeIdentity } from '../packages/llc/src/kernels/identity';
 import { UserError } from './rule';
 
 /**
- * The kernel backend and threads for this worker, from LAMBDA_HAT_KERNEL (wasm | reference,
- * default wasm) and LAMBDA_HAT_THREADS (default 1). The environment, not the task spec, carries
- * them: they decide how fast a task runs, never what it computes, so they stay out of cache keys.
+ * The kernel and threads for this worker, from LAMBDA_HAT_KERNEL (auto | native | wasm | reference,
+ * default auto) and LAMBDA_HAT_THREADS (default 1). The environment, not the task spec, carries
+ * them: they are properties of the machine a task runs on.
  */
-export function kernelChoice(env: NodeJS.ProcessEnv = process.env): KernelChoice {
-  const backend = (env.LAMBDA_HAT_KERNEL ?? 'wasm') as KernelBackend;
-  if (!KERNEL_BACKENDS.includes(backend)) throw new UserError(`LAMBDA_HAT_KERNEL is "${env.LAMBDA_HAT_KERNEL}"; expected one of ${KERNEL_BACKENDS.join(', ')}`);
+export function kernelSettings(env: NodeJS.ProcessEnv = process.env): { request: KernelRequest; threads: number } {
+  const request = (env.LAMBDA_HAT_KERNEL || 'auto') as KernelRequest;
+  if (!KERNEL_REQUESTS.includes(request)) throw new UserError(`LAMBDA_HAT_KERNEL is "${env.LAMBDA_HAT_KERNEL}"; expected one of ${KERNEL_REQUESTS.join(', ')}`);
   const threads = Number(env.LAMBDA_HAT_THREADS ?? 1);
   if (!Number.isInteger(threads) || threads < 1) throw new UserError(`LAMBDA_HAT_THREADS is "${env.LAMBDA_HAT_THREADS}"; expected a whole number of threads, at least 1`);
-  return { backend, threads };
+  return { request, threads };
+}
+
+/**
+ * Makes the kernel a task computes with and logs, once, which one runs and why any faster one was
+ * skipped. A kernel asked for by name that is not available stops the task with the reason.
+ */
+export function taskKernel(problem: KernelProblem, log: (message: string) => void, env: NodeJS.ProcessEnv = process.env): LossKernel {
+  const { request, threads } = kernelSettings(env);
+  let decision: ReturnType<typeof chooseKernel>;
+  try {
+    decision = chooseKernel(request);
+  } catch (e) {
+    if (e instanceof KernelUnavailable) throw new UserError(`LAMBDA_HAT_KERNEL=${request}: ${e.message}`);
+    throw e;
+  }
+  const kernel = decision.entry.create(problem, { threads });
+  const skipped = decision.skipped.map((s) => `; the faster ${s.name} kernel was skipped: ${s.reason}`).join('');
+  log(`kernel ${kernel.name} (${describeIdentity(kernel.identity)}) on ${kernel.threads} thread${kernel.threads > 1 ? 's' : ''}, LAMBDA_HAT_KERNEL=${request}${skipped}`);
+  return kernel;
 }

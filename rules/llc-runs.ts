@@ -4,6 +4,7 @@
  * shows them, and the README's schema table is checked against this list by a test.
  */
 import { canonicalJson } from '../packages/llc/src/canonical';
+import { describeIdentity } from '../packages/llc/src/kernels/identity';
 import type { RunAnalysis, RunTiming } from '../packages/llc/src/run-artifact';
 import type { Columns } from '../packages/llc/src/tables';
 
@@ -79,7 +80,10 @@ export const LLC_RUNS_COLUMNS: Column[] = [
   col('warmup_s', 'float', 'seconds spent before the first kept draw (not reproducible)', (r) => r.timing.warmup_s),
   col('sampling_s', 'float', 'seconds spent drawing (not reproducible)', (r) => r.timing.sampling_s),
   col('threads', 'int', 'worker threads of the kernel', (r) => r.timing.threads),
-  col('kernel', 'string', 'kernel backend that computed losses and gradients, e.g. `wasm-simd`', (r) => r.analysis.kernel),
+  col('kernel', 'string', 'kernel that computed losses and gradients, e.g. `native-f32` or `wasm-relaxed-simd-f32`', (r) => r.analysis.kernel),
+  col('kernel_identity', 'string', "what decides the kernel's rounding: its build (the BLAS and its CPU kernels), precision and fused multiply-add", (r) =>
+    describeIdentity(r.analysis.kernel_identity),
+  ),
 ];
 
 /** The columns that depend on the machine (its load, the thread count) rather than on the config, code and kernel. */

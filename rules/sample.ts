@@ -1,14 +1,14 @@
-/** Stage B: run one sampler against one trained target and write λ̂ with its traces (SPEC §4). */
+/** Stage B: run one sampler against one trained target and write λ̂ with its traces (docs/mathematics.md). */
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { artifactPath, readTargetArtifact, TargetArtifact } from '../packages/llc/src/artifacts';
 import { lossFnFor } from '../packages/llc/src/config';
-import { createKernel, kernelSourceFiles } from '../packages/llc/src/kernels';
-import { kernelChoice } from './kernel-choice';
+import { kernelSourceFiles } from '../packages/llc/src/kernels';
+import type { NumericIdentity } from '../packages/llc/src/kernels/types';
+import { taskKernel } from './kernel-choice';
 import { LlcSummary, llcTrace, summarizeLlc } from '../packages/llc/src/llc';
-import { castTo } from '../packages/llc/src/mlp';
 import { energyPlot, rankPlot, runningMeanPlot, tracePlot } from '../packages/llc/src/plots';
-import { Temperature, temperature } from '../packages/llc/src/posterior';
+import { Posterior, Temperature, temperature } from '../packages/llc/src/posterior';
 import { keyFromSeed } from '../packages/llc/src/rng';
 import { RunAnalysis, writeRunArtifact } from '../packages/llc/src/run-artifact';
 import { RunStatus, runStatus } from '../packages/llc/src/status';
@@ -41,6 +41,7 @@ export const sampleRule: Rule<RunSpec> = {
       d: s.target.meta.dims.d,
       dtype: s.dtype,
       kernel: s.kernel,
+      kernel_identity: s.kernelIdentity,
       L0: s.L0,
       L0_float64: s.target.meta.L0,
       llc: s.summary,
@@ -69,6 +70,7 @@ export interface Sampled {
   temperature: Temperature;
   dtype: 'float32' | 'float64';
   kernel: string;
+  kernelIdentity: NumericIdentity;
   threads: number;
   /** L_n(w*) from the sampling kernel, in its precision. */
   L0: number;
@@ -91,19 +93,13 @@ export async function sampleOnTarget(spec: SamplerSettings, ctx: RuleContext, wa
   const sampler = await loadSampler(spec.sampler);
   const options = sampler.options.parse(spec.options);
   const { dtype, chains, maxBatch } = sampler.precision(options);
-  const kernel = createKernel({ arch: build.model, X: target.X, Y: target.Y, n: dims.n, lossFn: lossFnFor(build), dtype, chains, maxBatch }, kernelChoice());
+  const kernel = taskKernel({ arch: build.model, X: target.X, Y: target.Y, n: dims.n, lossFn: lossFnFor(build), dtype, chains, maxBatch }, ctx.log);
   try {
-    const center = kernel.array(dims.d);
-    center.set(castTo(dtype, target.params));
-    // L0 is computed by the same kernel, in the same precision, as the losses it is subtracted from.
-    const replicated = kernel.array(chains * dims.d);
-    for (let c = 0; c < chains; c++) replicated.set(center, c * dims.d);
-    const L0s = new Float64Array(chains);
-    kernel.loss(replicated, L0s);
     const temp = temperature(spec.posterior, dims.n, dims.d);
+    const posterior = new Posterior(kernel, target.params, temp);
     ctx.log(
       `${spec.sampler} on ${spec.target}: d = ${dims.d}, n = ${dims.n}, nβ = ${temp.nBeta.toPrecision(6)}, γ = ${temp.gamma}, ` +
-        `${chains} chains, ${dtype}, kernel ${kernel.name} on ${kernel.threads} thread${kernel.threads > 1 ? 's' : ''}`,
+        `${chains} chains, ${dtype}`,
     );
     const shown = ctx.progress;
     const progress: Progress | undefined =
@@ -113,8 +109,8 @@ export async function sampleOnTarget(spec: SamplerSettings, ctx: RuleContext, wa
             watch?.(p);
           }
         : undefined;
-    const result = sampler.run({ kernel, center, temperature: temp, L0: L0s[0] }, options, keyFromSeed(spec.seed), progress);
-    const llc = llcTrace(result.Ln, L0s[0], temp.nBeta);
+    const result = sampler.run(posterior, options, keyFromSeed(spec.seed), progress);
+    const llc = llcTrace(result.Ln, posterior.L0, temp.nBeta);
     const summary = summarizeLlc(llc, result.chains, result.draws, result.llcPerChain);
     const estimatedPerChain = result.llcPerChain !== undefined;
     ctx.log(
@@ -127,13 +123,13 @@ export async function sampleOnTarget(spec: SamplerSettings, ctx: RuleContext, wa
       estimatedPerChain,
       divergences: result.divergences,
     });
-    return { target, result, llc, summary, estimatedPerChain, status, temperature: temp, dtype, kernel: kernel.name, threads: kernel.threads, L0: L0s[0] };
+    return { target, result, llc, summary, estimatedPerChain, status, temperature: temp, dtype, kernel: kernel.name, kernelIdentity: kernel.identity, threads: kernel.threads, L0: posterior.L0 };
   } finally {
     kernel.dispose();
   }
 }
 
-/** The plots of SPEC §4 for one run: trace, running mean against work and time, rank, and energy for HMC. */
+/** The plots of one run (docs/mathematics.md, "Diagnostics"): trace, running mean against work and time, rank, and energy for HMC. */
 function runPlots(spec: RunSpec, llc: Float64Array, r: SamplerResult): Record<string, string> {
   const shape = { llc, chains: r.chains, draws: r.draws };
   const name = `${spec.sampler} ${spec.id} on ${spec.target}`;

@@ -1,12 +1,14 @@
 /**
  * The same seed and kernel give bit-identical run artifacts: traces.arrow, analysis.json and the
- * plots that do not show wall time, across runs and (for the WebAssembly kernel) thread counts.
+ * plots that do not show wall time, across runs and (for the native and WebAssembly kernels) thread
+ * counts.
  * Wall-clock facts live in timing.json, the only file allowed to differ.
  */
 import { mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { native } from '../packages/llc/src/kernels/native';
 import { buildTargetRule } from '../rules/build-target';
 import { DEFAULT_PRESETS, Experiment, loadExperiment } from '../rules/experiment';
 import { sampleRule } from '../rules/sample';
@@ -59,10 +61,12 @@ samplers:
   }
 
   for (const [kernel, threadCounts] of [
+    ['native', [1, 2, 1]],
     ['wasm', [1, 2, 1]],
     ['reference', [1, 1]],
   ] as const) {
-    it(`${kernel}: ${threadCounts.join(', ')} threads`, async () => {
+    // Without the native addon its case is skipped (the kernel tests say why, or fail where it is required).
+    it.skipIf(kernel === 'native' && !native.available().ok)(`${kernel}: ${threadCounts.join(', ')} threads`, async () => {
       const runs = [];
       for (const threads of threadCounts) runs.push(await artifacts(kernel, threads));
       for (const later of runs.slice(1)) for (const [name, bytes] of runs[0]) expect(later.get(name)!.equals(bytes), name).toBe(true);

@@ -8,7 +8,7 @@ import { referenceKernel } from '../packages/llc/src/kernels/reference';
 import { MlpArch } from '../packages/llc/src/mlp';
 import { fillNormal, keyFromSeed } from '../packages/llc/src/rng';
 import hmc, { slowWindows } from '../packages/llc/src/samplers/hmc';
-import type { SamplingProblem } from '../packages/llc/src/samplers/types';
+import { Posterior } from '../packages/llc/src/posterior';
 
 /** Linear regression on 3 inputs with a known design: posterior precision nβ·H + γ, H = (2/n)X̃ᵀX̃. */
 const arch: MlpArch = { in_dim: 3, out_dim: 1, widths: [], activation: 'identity', bias: true, layernorm: false, skip_connections: false, residual_period: 2 };
@@ -20,13 +20,10 @@ for (let i = 0; i < n; i++) X[i * 3 + 1] *= 3; // one stiff direction
 const Y = Float64Array.from({ length: n }, (_, i) => X[i * 3] - 0.5 * X[i * 3 + 2]);
 const temperature = { n, beta: 0.5, nBeta: 100, gamma: 1 };
 
-function problem(chains: number): SamplingProblem {
+function problem(chains: number): Posterior {
   const kernel = referenceKernel({ arch, X, Y, n, lossFn: { kind: 'mse', df: 0, scale: 0 }, dtype: 'float64', chains, maxBatch: 0 });
   // The exact minimiser, so that the posterior is centred at w*.
-  const center = Float64Array.from([1, 0, -0.5, 0]);
-  const L0 = new Float64Array(chains);
-  kernel.loss(Float64Array.from({ length: chains * d }, (_, i) => center[i % d]), L0);
-  return { kernel, center, temperature, L0: L0[0] };
+  return new Posterior(kernel, [1, 0, -0.5, 0], temperature);
 }
 
 /** Posterior variances along the coordinates: diag((nβ·H + γ·I)⁻¹), by Gauss–Jordan on the 4×4. */

@@ -1,18 +1,26 @@
 /**
- * The WebAssembly kernels against the plain TypeScript float64 oracle: loss and gradient for every
- * architecture feature and loss, in float32 and float64, for both builds (plain SIMD and relaxed-SIMD
- * FMA), minibatch and multi-block full-data passes; results independent of the thread count; the
- * fused SGLD step; and the normal streams the SGLD noise comes from.
+ * The fast kernels (WebAssembly in both builds, plain SIMD and relaxed-SIMD FMA; native C++ with
+ * OpenBLAS) against the plain TypeScript float64 oracle: loss and gradient for every architecture
+ * feature and loss, in float32 and float64, minibatch and multi-block full-data passes; results
+ * independent of the thread count; the fused SGLD step; the normal streams the SGLD noise comes
+ * from; and the native addon in worker threads.
+ *
+ * Without the native addon (no C++ toolchain or OpenBLAS when npm install ran) its cases are skipped
+ * with a warning, unless LAMBDA_HAT_REQUIRE_NATIVE=1 (CI sets it), which turns that into a failure.
  */
 import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { Worker } from 'node:worker_threads';
 import { describe, expect, it } from 'vitest';
-import { createKernel } from '../packages/llc/src/kernels';
-import type { LossKernel } from '../packages/llc/src/kernels/types';
+import { loadNativeAddon, native } from '../packages/llc/src/kernels/native';
+import { referenceKernel } from '../packages/llc/src/kernels/reference';
+import type { KernelProblem, LossKernel } from '../packages/llc/src/kernels/types';
 import { wasmBinary, WasmVariant } from '../packages/llc/src/kernels/wasm/build';
-import { relaxedSimdSupported } from '../packages/llc/src/kernels/wasm/kernel';
+import { relaxedSimdSupported, wasmKernel } from '../packages/llc/src/kernels/wasm/kernel';
 import { instantiate } from '../packages/llc/src/kernels/wasm/pool';
 import { castTo, Dtype, FloatArray, initParams, layout, LossFn, MlpArch } from '../packages/llc/src/mlp';
 import { fillNormal, fold, keyFromSeed } from '../packages/llc/src/rng';
+import { REPO } from './support/workspace';
 
 const base: MlpArch = { in_dim: 5, out_dim: 2, widths: [16, 12], activation: 'tanh', bias: true, layernorm: false, skip_connections: false, residual_period: 2 };
 const ARCHS: [string, MlpArch][] = [
@@ -25,26 +33,39 @@ const ARCHS: [string, MlpArch][] = [
 const MSE: LossFn = { kind: 'mse', df: 0, scale: 0 };
 const STUDENT: LossFn = { kind: 't_regression', df: 4, scale: 0.3 };
 const N = 2500; // three full-data blocks of 1024 rows
-const BATCH = 300; // two minibatch blocks of 256 rows
+const BATCH = 300; // two minibatch blocks of 256 rows in the WebAssembly kernel
 const CHAINS = 3;
 const TOLERANCE: Record<Dtype, number> = { float32: 1e-5, float64: 1e-12 };
 
 const VARIANTS: WasmVariant[] = relaxedSimdSupported() ? ['simd', 'relaxed-simd'] : ['simd'];
 if (VARIANTS.length === 1) console.warn('\n*** relaxed SIMD is not available in this runtime: only the plain SIMD build is tested ***\n');
 
-function setup(arch: MlpArch, lossFn: LossFn, dtype: Dtype, backend: 'wasm' | 'reference', threads = 1, variant?: WasmVariant) {
+const nativeAvailable = native.available();
+const REQUIRE_NATIVE = process.env.LAMBDA_HAT_REQUIRE_NATIVE === '1';
+if (!nativeAvailable.ok) console.warn(`\n*** the native kernel is not available, its tests are skipped: ${nativeAvailable.reason} ***\n`);
+
+interface Candidate {
+  label: string;
+  make(problem: KernelProblem, threads: number): LossKernel;
+}
+const CANDIDATES: Candidate[] = [
+  ...VARIANTS.map((variant) => ({ label: `wasm ${variant}`, make: (p: KernelProblem, threads: number) => wasmKernel(p, threads, variant) })),
+  ...(nativeAvailable.ok ? [{ label: 'native', make: (p: KernelProblem, threads: number) => native.create(p, { threads }) }] : []),
+];
+
+it('the native kernel is available where it is required', () => {
+  if (REQUIRE_NATIVE) expect(nativeAvailable).toEqual({ ok: true });
+});
+
+function setup(arch: MlpArch, lossFn: LossFn, dtype: Dtype, make: Candidate['make'] | 'reference', threads = 1) {
   const d = layout(arch).d;
   const X = new Float64Array(N * arch.in_dim);
   const Y = new Float64Array(N * arch.out_dim);
   fillNormal(keyFromSeed(1), X);
   fillNormal(keyFromSeed(2), Y);
   // The oracle sees exactly the numbers the float32 kernel sees.
-  const Xd = castTo(dtype, X);
-  const Yd = castTo(dtype, Y);
-  const kernel = createKernel(
-    { arch, X: Xd, Y: Yd, n: N, lossFn, dtype: backend === 'reference' ? 'float64' : dtype, chains: CHAINS, maxBatch: BATCH },
-    { backend, threads, variant },
-  );
+  const problem = { arch, X: castTo(dtype, X), Y: castTo(dtype, Y), n: N, lossFn, dtype, chains: CHAINS, maxBatch: BATCH };
+  const kernel = make === 'reference' ? referenceKernel({ ...problem, dtype: 'float64' }) : make(problem, threads);
   const theta = new Float64Array(CHAINS * d);
   for (let c = 0; c < CHAINS; c++) theta.set(initParams(arch, fold(keyFromSeed(3), c), new Float64Array(d)), c * d);
   const positions = kernel.array(CHAINS * d);
@@ -73,25 +94,27 @@ function relativeError(a: ArrayLike<number>, b: ArrayLike<number>): number {
   return Math.sqrt(num / den);
 }
 
-describe('WebAssembly kernels agree with the TypeScript oracle', () => {
-  for (const variant of VARIANTS) {
+const sameBits = (a: FloatArray, b: FloatArray) => Buffer.from(a.buffer, a.byteOffset, a.byteLength).equals(Buffer.from(b.buffer, b.byteOffset, b.byteLength));
+
+describe('fast kernels agree with the TypeScript oracle', () => {
+  for (const { label, make } of CANDIDATES) {
     for (const [name, arch] of ARCHS) {
       for (const lossFn of [MSE, STUDENT]) {
         for (const dtype of ['float32', 'float64'] as const) {
-          it(`${variant}, ${name}, ${lossFn.kind}, ${dtype}`, () => {
-            const wasm = setup(arch, lossFn, dtype, 'wasm', 1, variant);
+          it(`${label}, ${name}, ${lossFn.kind}, ${dtype}`, () => {
+            const fast = setup(arch, lossFn, dtype, make);
             const ref = setup(arch, lossFn, dtype, 'reference');
-            ref.positions.set(wasm.positions);
+            ref.positions.set(fast.positions);
             try {
               for (const minibatch of [true, false]) {
-                const got = evaluate(wasm.kernel, wasm.positions, minibatch);
+                const got = evaluate(fast.kernel, fast.positions, minibatch);
                 const want = evaluate(ref.kernel, ref.positions, minibatch);
                 expect(relativeError(got.grad, want.grad), `gradient, minibatch ${minibatch}`).toBeLessThan(TOLERANCE[dtype]);
                 expect(relativeError(got.loss, want.loss), `loss, minibatch ${minibatch}`).toBeLessThan(TOLERANCE[dtype]);
                 if (!minibatch) expect(relativeError(got.lossOnly, want.loss)).toBeLessThan(TOLERANCE[dtype]);
               }
             } finally {
-              wasm.kernel.dispose();
+              fast.kernel.dispose();
             }
           });
         }
@@ -101,25 +124,27 @@ describe('WebAssembly kernels agree with the TypeScript oracle', () => {
 });
 
 describe('threads', () => {
-  it('give bit-identical results to one thread (passes and the fused SGLD step)', () => {
-    const arch: MlpArch = { ...base, in_dim: 32, widths: [96, 96] };
-    for (const dtype of ['float32', 'float64'] as const) {
-      const results = [1, 2].map((threads) => {
-        const { kernel, positions, d } = setup(arch, MSE, dtype, 'wasm', threads);
-        try {
-          expect(kernel.threads).toBe(threads);
-          const full = evaluate(kernel, positions, false);
-          const mini = evaluate(kernel, positions, true);
-          const arrays = { w: positions, grad: kernel.array(CHAINS * d), m: kernel.array(CHAINS * d), v: kernel.array(CHAINS * d).fill(1), center: kernel.array(d) };
-          kernel.sgldStep(arrays, rows.subarray(0, CHAINS * 200), 200, new Float64Array(CHAINS), sgldSettings(2));
-          return [full.grad, full.loss, mini.grad, Float64Array.from(positions), Float64Array.from(arrays.v)];
-        } finally {
-          kernel.dispose();
-        }
-      });
-      results[0].forEach((a, i) => expect(Buffer.from(a.buffer).equals(Buffer.from(results[1][i].buffer)), `${dtype} result ${i}`).toBe(true));
-    }
-  });
+  for (const { label, make } of CANDIDATES) {
+    it(`${label}: two threads give bit-identical results to one (passes and the fused SGLD step)`, () => {
+      const arch: MlpArch = { ...base, in_dim: 32, widths: [96, 96] };
+      for (const dtype of ['float32', 'float64'] as const) {
+        const results = [1, 2].map((threads) => {
+          const { kernel, positions, d } = setup(arch, MSE, dtype, make, threads);
+          try {
+            expect(kernel.threads).toBe(threads);
+            const full = evaluate(kernel, positions, false);
+            const mini = evaluate(kernel, positions, true);
+            const arrays = { w: positions, grad: kernel.array(CHAINS * d), m: kernel.array(CHAINS * d), v: kernel.array(CHAINS * d).fill(1), center: kernel.array(d) };
+            kernel.sgldStep(arrays, rows.subarray(0, CHAINS * 200), 200, new Float64Array(CHAINS), sgldSettings(2));
+            return [full.grad, full.loss, mini.grad, Float64Array.from(positions), Float64Array.from(arrays.v)];
+          } finally {
+            kernel.dispose();
+          }
+        });
+        results[0].forEach((a, i) => expect(sameBits(a, results[1][i]), `${dtype} result ${i}`).toBe(true));
+      }
+    });
+  }
 });
 
 function sgldSettings(precond: 0 | 1 | 2) {
@@ -127,35 +152,37 @@ function sgldSettings(precond: 0 | 1 | 2) {
 }
 
 describe('the fused SGLD step', () => {
-  for (const dtype of ['float32', 'float64'] as const) {
-    for (const precond of [0, 1, 2] as const) {
-      it(`matches the oracle: ${dtype}, preconditioner ${['none', 'rmsprop', 'adam'][precond]}`, () => {
-        const arch: MlpArch = { ...base, activation: 'relu' };
-        const state = (s: ReturnType<typeof setup>) => ({
-          w: s.positions,
-          grad: s.kernel.array(CHAINS * s.d),
-          m: s.kernel.array(CHAINS * s.d).fill(0.01),
-          v: s.kernel.array(CHAINS * s.d).fill(0.5),
-          center: Float64Array.from(s.positions.subarray(0, s.d)),
+  for (const { label, make } of CANDIDATES) {
+    for (const dtype of ['float32', 'float64'] as const) {
+      for (const precond of [0, 1, 2] as const) {
+        it(`${label} matches the oracle: ${dtype}, preconditioner ${['none', 'rmsprop', 'adam'][precond]}`, () => {
+          const arch: MlpArch = { ...base, activation: 'relu' };
+          const state = (s: ReturnType<typeof setup>) => ({
+            w: s.positions,
+            grad: s.kernel.array(CHAINS * s.d),
+            m: s.kernel.array(CHAINS * s.d).fill(0.01),
+            v: s.kernel.array(CHAINS * s.d).fill(0.5),
+            center: Float64Array.from(s.positions.subarray(0, s.d)),
+          });
+          const fast = setup(arch, MSE, dtype, make);
+          const ref = setup(arch, MSE, dtype, 'reference');
+          ref.positions.set(fast.positions);
+          try {
+            const a = state(fast);
+            const b = state(ref);
+            const lossA = new Float64Array(CHAINS);
+            const lossB = new Float64Array(CHAINS);
+            fast.kernel.sgldStep(a, rows, BATCH, lossA, sgldSettings(precond));
+            ref.kernel.sgldStep(b, rows, BATCH, lossB, sgldSettings(precond));
+            expect(relativeError(a.w, b.w)).toBeLessThan(TOLERANCE[dtype]);
+            expect(relativeError(a.v, b.v)).toBeLessThan(TOLERANCE[dtype]);
+            expect(relativeError(a.m, b.m)).toBeLessThan(TOLERANCE[dtype]);
+            expect(relativeError(lossA, lossB)).toBeLessThan(TOLERANCE[dtype]);
+          } finally {
+            fast.kernel.dispose();
+          }
         });
-        const wasm = setup(arch, MSE, dtype, 'wasm');
-        const ref = setup(arch, MSE, dtype, 'reference');
-        ref.positions.set(wasm.positions);
-        try {
-          const a = state(wasm);
-          const b = state(ref);
-          const lossA = new Float64Array(CHAINS);
-          const lossB = new Float64Array(CHAINS);
-          wasm.kernel.sgldStep(a, rows, BATCH, lossA, sgldSettings(precond));
-          ref.kernel.sgldStep(b, rows, BATCH, lossB, sgldSettings(precond));
-          expect(relativeError(a.w, b.w)).toBeLessThan(TOLERANCE[dtype]);
-          expect(relativeError(a.v, b.v)).toBeLessThan(TOLERANCE[dtype]);
-          expect(relativeError(a.m, b.m)).toBeLessThan(TOLERANCE[dtype]);
-          expect(relativeError(lossA, lossB)).toBeLessThan(TOLERANCE[dtype]);
-        } finally {
-          wasm.kernel.dispose();
-        }
-      });
+      }
     }
   }
 });
@@ -166,34 +193,92 @@ describe('normal streams', () => {
   const key = fold(keyFromSeed(9), 3);
   const exact = new Float64Array(20001);
   fillNormal(key, exact);
+  const wasmF32 = (start: number, count: number) => {
+    const at = 131072;
+    wasm.normalsF32(key.hi, key.lo, BigInt(start), count, at);
+    return Float32Array.from(new Float32Array(memory.buffer, at, count));
+  };
 
-  it('the float64 stream is the JavaScript stream', () => {
+  it('the WebAssembly float64 stream is the JavaScript stream', () => {
     for (let i = 0; i < 3000; i++) expect(Math.abs((wasm.normalAt(key.hi, key.lo, BigInt(i)) as number) - exact[i])).toBeLessThan(1e-14);
   });
 
-  it('the vectorised float32 stream is within 2e-6 of it, whatever slice is asked for', () => {
-    const at = 131072;
-    const read = (start: number, count: number) => {
-      wasm.normalsF32(key.hi, key.lo, BigInt(start), count, at);
-      return Float32Array.from(new Float32Array(memory.buffer, at, count));
-    };
-    const whole = read(0, 20001);
+  it('the vectorised WebAssembly float32 stream is within 2e-6 of it, whatever slice is asked for', () => {
+    const whole = wasmF32(0, 20001);
     for (let i = 0; i < whole.length; i++) expect(Math.abs(whole[i] - exact[i])).toBeLessThan(2e-6);
-    for (const [start, count] of [[3, 17], [8, 8], [9997, 1234], [20000, 1]]) expect(read(start, count)).toEqual(whole.subarray(start, start + count));
+    for (const [start, count] of [[3, 17], [8, 8], [9997, 1234], [20000, 1]]) expect(wasmF32(start, count)).toEqual(whole.subarray(start, start + count));
+  });
+
+  it.skipIf(!nativeAvailable.ok)('the native float64 stream is the JavaScript stream, and its float32 stream the WebAssembly one, bit for bit', () => {
+    const loaded = loadNativeAddon();
+    if (!('addon' in loaded)) throw new Error(loaded.reason);
+    const { addon } = loaded;
+    const f64 = new Float64Array(exact.length);
+    addon.normals(key.hi, key.lo, 0, f64);
+    for (let i = 0; i < exact.length; i++) expect(Math.abs(f64[i] - exact[i]), `element ${i}`).toBeLessThan(1e-14);
+    for (const [start, count] of [[0, 20001], [3, 17], [8, 8], [9997, 1234], [20000, 1]]) {
+      const f32 = new Float32Array(count);
+      addon.normals(key.hi, key.lo, start, f32);
+      expect(sameBits(f32, wasmF32(start, count)), `slice ${start}+${count}`).toBe(true);
+    }
   });
 });
 
-it('arrays the kernel does not own give the same results, copied in and out', () => {
-  const { kernel, positions } = setup(base, MSE, 'float64', 'wasm');
-  try {
-    const owned = evaluate(kernel, positions, true);
-    const foreign = Float64Array.from(positions);
-    const grad = new Float64Array(foreign.length);
-    const loss = new Float64Array(CHAINS);
-    kernel.lossGrad(foreign, rows, BATCH, grad, loss);
-    expect(grad).toEqual(owned.grad);
-    expect(loss).toEqual(owned.loss);
-  } finally {
-    kernel.dispose();
+describe('arrays the kernel does not own', () => {
+  for (const { label, make } of CANDIDATES) {
+    it(`${label}: give the same results, copied in and out`, () => {
+      for (const dtype of ['float32', 'float64'] as const) {
+        const { kernel, positions } = setup(base, MSE, dtype, make);
+        try {
+          const owned = evaluate(kernel, positions, true);
+          const foreign = Float64Array.from(positions);
+          const grad = new Float64Array(foreign.length);
+          const loss = new Float64Array(CHAINS);
+          kernel.lossGrad(foreign, rows, BATCH, grad, loss);
+          expect(grad).toEqual(owned.grad);
+          expect(loss).toEqual(owned.loss);
+        } finally {
+          kernel.dispose();
+        }
+      }
+    });
+  }
+});
+
+it.skipIf(!nativeAvailable.ok)('the native addon runs in worker threads, two at once, with the results of the main thread', async () => {
+  const arch: MlpArch = { ...base, in_dim: 32, widths: [64, 64] };
+  const { kernel, positions } = setup(arch, MSE, 'float32', CANDIDATES.find((c) => c.label === 'native')!.make);
+  const want = evaluate(kernel, positions, false);
+  const script = `
+    const { parentPort, workerData } = require('node:worker_threads');
+    require(${JSON.stringify(require.resolve('@swc-node/register'))});
+    const { native } = require(${JSON.stringify(join(REPO, 'packages/llc/src/kernels/native/index.ts'))});
+    const { arch, X, Y, n, positions, rows, batch, chains } = workerData;
+    const kernel = native.create({ arch, X, Y, n, lossFn: { kind: 'mse', df: 0, scale: 0 }, dtype: 'float32', chains, maxBatch: batch }, { threads: 1 });
+    const grad = new Float32Array(positions.length);
+    const loss = new Float64Array(chains);
+    for (let i = 0; i < 20; i++) kernel.lossGrad(positions, null, batch, grad, loss);
+    parentPort.postMessage({ grad, loss });`;
+  const X = new Float64Array(N * arch.in_dim);
+  const Y = new Float64Array(N * arch.out_dim);
+  fillNormal(keyFromSeed(1), X);
+  fillNormal(keyFromSeed(2), Y);
+  const data = { arch, X: castTo('float32', X), Y: castTo('float32', Y), n: N, positions: Float32Array.from(positions), rows, batch: BATCH, chains: CHAINS };
+  const results = await Promise.all(
+    [0, 1].map(
+      () =>
+        new Promise<{ grad: Float32Array; loss: Float64Array }>((resolve, reject) => {
+          const worker = new Worker(script, { eval: true, workerData: data });
+          worker.once('message', (m) => {
+            resolve(m);
+            void worker.terminate();
+          });
+          worker.once('error', reject);
+        }),
+    ),
+  );
+  for (const r of results) {
+    expect(sameBits(Float64Array.from(r.grad), want.grad)).toBe(true);
+    expect(r.loss).toEqual(want.loss);
   }
 });

@@ -14,7 +14,7 @@ import { layout, MlpArch } from '../packages/llc/src/mlp';
 import { fillNormal, fold, keyFromSeed } from '../packages/llc/src/rng';
 import { jitteredStart } from '../packages/llc/src/samplers/loop';
 import mclmc, { MclmcOptions, mclmcSampler, tuningSchedule } from '../packages/llc/src/samplers/mclmc';
-import type { SamplingProblem } from '../packages/llc/src/samplers/types';
+import { Posterior } from '../packages/llc/src/posterior';
 import { regularTruth } from './support/regular-model';
 
 const arch: MlpArch = { in_dim: 10, out_dim: 1, widths: [], activation: 'identity', bias: true, layernorm: false, skip_connections: false, residual_period: 2 };
@@ -68,13 +68,10 @@ function leastSquares(): Float64Array {
 const center = leastSquares();
 const truth = regularTruth(X, Y, n, inDim, center, nBeta, temperature.gamma);
 
-function problem(chains: number, dtype: 'float32' | 'float64' = 'float64'): SamplingProblem {
-  const kernel = referenceKernel({ arch, X, Y, n, lossFn, dtype, chains, maxBatch: 0 });
-  const L0 = new Float64Array(chains);
-  const replicated = new Float64Array(chains * d);
-  for (let c = 0; c < chains; c++) replicated.set(center, c * d);
-  kernel.loss(replicated, L0);
-  return { kernel, center, temperature, L0: L0[0] };
+const kernelFor = (chains: number, dtype: 'float32' | 'float64' = 'float64') => referenceKernel({ arch, X, Y, n, lossFn, dtype, chains, maxBatch: 0 });
+
+function problem(chains: number, dtype: 'float32' | 'float64' = 'float64'): Posterior {
+  return new Posterior(kernelFor(chains, dtype), center, temperature);
 }
 
 const PRESET = parse(readFileSync(join(__dirname, '..', 'config', 'sampler', 'mclmc.yaml'), 'utf8')) as MclmcOptions;
@@ -91,7 +88,7 @@ type Diagnostics = {
 };
 
 /** λ̂ = nβ·(mean L_n − L0) over all chains and draws. */
-const llcOf = (Ln: Float64Array, p: SamplingProblem) => nBeta * (mean(Ln) - p.L0);
+const llcOf = (Ln: Float64Array, p: Posterior) => nBeta * (mean(Ln) - p.L0);
 
 describe('MCLMC on linear regression (Gaussian posterior, d = 11, n = 1000)', () => {
   it('uses the exact least-squares solution as w*, so the closed-form λ applies', () => {
@@ -142,7 +139,7 @@ describe('MCLMC on linear regression (Gaussian posterior, d = 11, n = 1000)', ()
       const duration = 2;
       const maxEnergyError = (eps: number) => {
         const sampler = mclmcSampler(p, { ...OPTIONS, tune: false, L: 1e300, step_size: eps, integrator });
-        const s = sampler.init(jitteredStart(p, 2, keyFromSeed(1)), keyFromSeed(2));
+        const s = sampler.init(jitteredStart(p, keyFromSeed(1)), keyFromSeed(2));
         const cumulative = [0, 0];
         let worst = 0;
         for (let t = 0; t < Math.round(duration / eps); t++) {
@@ -179,21 +176,21 @@ describe('MCLMC on linear regression (Gaussian posterior, d = 11, n = 1000)', ()
   it('tuning survives non-finite steps: a failed chain is rolled back and ε is capped', () => {
     // Chain 0's gradient is NaN at the first position sub-step of the first step, so its velocity
     // and then its position become NaN (BlackJAX's failure condition); chain 1 is unaffected.
-    const base = problem(2);
+    const base = kernelFor(2);
     let calls = 0;
     const kernel: LossKernel = {
-      ...base.kernel,
+      ...base,
       lossGrad(positions, rows, batch, grad, out) {
-        base.kernel.lossGrad(positions, rows, batch, grad, out);
+        base.lossGrad(positions, rows, batch, grad, out);
         if (++calls === 2) {
           out[0] = NaN;
           grad.fill(NaN, 0, d);
         }
       },
     };
-    const p = { ...base, kernel };
+    const p = new Posterior(kernel, center, temperature);
     const sampler = mclmcSampler(p, { ...OPTIONS, chains: 2 });
-    const start = jitteredStart(p, 2, keyFromSeed(1));
+    const start = jitteredStart(p, keyFromSeed(1));
     const s = sampler.init(start.slice(), keyFromSeed(2));
     const initialStepSize = s.stepSize;
     const initialLoss = s.loss[0];
@@ -235,11 +232,11 @@ describe('MCLMC on linear regression (Gaussian posterior, d = 11, n = 1000)', ()
   it('records L_n as the kernel computes it at the chains’ positions', () => {
     const p = problem(2);
     const sampler = mclmcSampler(p, { ...OPTIONS, tune: false, L: 0.2, step_size: 0.1 });
-    const s = sampler.init(jitteredStart(p, 2, keyFromSeed(1)), keyFromSeed(2));
+    const s = sampler.init(jitteredStart(p, keyFromSeed(1)), keyFromSeed(2));
     const loss = new Float64Array(2);
     for (let t = 0; t < 5; t++) {
       sampler.step(s, fold(keyFromSeed(3), t), 'sampling', t);
-      p.kernel.loss(sampler.positions(s), loss);
+      p.loss(sampler.positions(s), loss);
       expect(Array.from(sampler.losses!(s))).toEqual(Array.from(loss));
     }
   });
@@ -261,7 +258,7 @@ describe('MCLMC on linear regression (Gaussian posterior, d = 11, n = 1000)', ()
   it('rejects d < 2, where the velocity sphere is a pair of points', () => {
     const tiny: MlpArch = { ...arch, in_dim: 1, bias: false };
     const kernel = referenceKernel({ arch: tiny, X: X.subarray(0, n), Y, n, lossFn, dtype: 'float64', chains: 1, maxBatch: 0 });
-    expect(() => mclmcSampler({ kernel, center: new Float64Array(1), temperature, L0: 0 }, OPTIONS)).toThrow(/at least 2 parameters/);
+    expect(() => mclmcSampler(new Posterior(kernel, [0], temperature), OPTIONS)).toThrow(/at least 2 parameters/);
   });
 });
 

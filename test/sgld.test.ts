@@ -9,7 +9,7 @@ import { initParams, layout, MlpArch } from '../packages/llc/src/mlp';
 import { fillBelow, fillNormal, fold, keyFromSeed } from '../packages/llc/src/rng';
 import sgld from '../packages/llc/src/samplers/sgld';
 import { RUN_KEY } from '../packages/llc/src/samplers/loop';
-import type { SamplingProblem } from '../packages/llc/src/samplers/types';
+import { Posterior } from '../packages/llc/src/posterior';
 
 const arch: MlpArch = { in_dim: 3, out_dim: 1, widths: [4], activation: 'tanh', bias: true, layernorm: false, skip_connections: false, residual_period: 2 };
 const n = 40;
@@ -22,13 +22,10 @@ const center = initParams(arch, keyFromSeed(3), new Float64Array(d)) as Float64A
 const lossFn = { kind: 'mse' as const, df: 0, scale: 0 };
 const temperature = { n, beta: 0.3, nBeta: 0.3 * n, gamma: 2 };
 
-function problem(chains: number, dtype: 'float32' | 'float64' = 'float64', batch = 8): SamplingProblem {
-  const kernel = referenceKernel({ arch, X, Y, n, lossFn, dtype, chains, maxBatch: batch });
-  const L0 = new Float64Array(chains);
-  const replicated = new Float64Array(chains * d);
-  for (let c = 0; c < chains; c++) replicated.set(center, c * d);
-  kernel.loss(replicated, L0);
-  return { kernel, center, temperature, L0: L0[0] };
+const kernelFor = (chains: number, dtype: 'float32' | 'float64' = 'float64', batch = 8) => referenceKernel({ arch, X, Y, n, lossFn, dtype, chains, maxBatch: batch });
+
+function problem(chains: number, dtype: 'float32' | 'float64' = 'float64', batch = 8): Posterior {
+  return new Posterior(kernelFor(chains, dtype, batch), center, temperature);
 }
 
 type SgldOptions = Parameters<typeof sgld.run>[1];
@@ -37,7 +34,7 @@ const OPTIONS: SgldOptions = { steps: 30, warmup: 4, batch_size: 8, step_size: 1
 /** SPEC §4, written out directly: the losses at every step after the burn-in. */
 function specTrajectory(o: SgldOptions, seed: number): Float64Array {
   const chains = o.chains;
-  const { kernel } = problem(chains);
+  const kernel = kernelFor(chains);
   const key = keyFromSeed(seed);
   const w = new Float64Array(chains * d);
   const jitter = new Float64Array(chains * d);

@@ -11,7 +11,7 @@ import { parse } from 'yaml';
 import { referenceKernel } from '../packages/llc/src/kernels/reference';
 import { initParams, layout, MlpArch } from '../packages/llc/src/mlp';
 import { fillNormal, fold, keyFromSeed } from '../packages/llc/src/rng';
-import type { SamplingProblem } from '../packages/llc/src/samplers/types';
+import { Posterior } from '../packages/llc/src/posterior';
 import vi, { CentralDifferenceHessian, covarianceTrace, initialScales, learningRate, MfaFamily, MfaObjective, ViOptions } from '../packages/llc/src/samplers/vi';
 import { regularTruth } from './support/regular-model';
 
@@ -102,14 +102,8 @@ const linWStar = ((): Float64Array => {
   return w;
 })();
 
-function linearProblem(chains: number, dtype: 'float32' | 'float64' = 'float64', batch = 64): SamplingProblem {
-  const kernel = referenceKernel({ arch: linArch, X: linX, Y: linY, n: linN, lossFn, dtype, chains, maxBatch: batch });
-  const center = dtype === 'float32' ? Float32Array.from(linWStar) : Float64Array.from(linWStar);
-  const replicated = new Float64Array(chains * linD);
-  for (let c = 0; c < chains; c++) replicated.set(center, c * linD);
-  const L0 = new Float64Array(chains);
-  kernel.loss(dtype === 'float32' ? Float32Array.from(replicated) : replicated, L0);
-  return { kernel, center, temperature: linTemperature, L0: L0[0] };
+function linearProblem(chains: number, dtype: 'float32' | 'float64' = 'float64', batch = 64): Posterior {
+  return new Posterior(referenceKernel({ arch: linArch, X: linX, Y: linY, n: linN, lossFn, dtype, chains, maxBatch: batch }), linWStar, linTemperature);
 }
 
 const truth = regularTruth(linX, linY, linN, 10, linWStar, linTemperature.nBeta, linTemperature.gamma);
@@ -124,6 +118,7 @@ const mlpY = new Float64Array(mlpN);
 fillNormal(keyFromSeed(1), mlpX);
 fillNormal(keyFromSeed(2), mlpY);
 const mlpCenter = initParams(mlpArch, keyFromSeed(3), new Float64Array(mlpD)) as Float64Array;
+const mlpTemperature = { n: mlpN, beta: 0.5, nBeta: 20, gamma: 1 };
 
 /** Random parameters with sizeable A and α, so every term of the densities matters. */
 function randomParams(family: MfaFamily, seed: number): Float64Array {
@@ -223,8 +218,9 @@ describe('MFA family and per-draw gradients', () => {
     const whitening = new Float64Array(mlpD);
     fillNormal(keyFromSeed(9), whitening);
     for (let i = 0; i < mlpD; i++) whitening[i] = Math.exp(0.5 * whitening[i]);
-    const settings = { nBeta: 13, gamma: 2, dirichlet: null, entropyBonus: 0 };
-    const objective = new MfaObjective(family, whitening, settings);
+    const settings = { nBeta: 13, gamma: 2 };
+    const posterior = new Posterior(kernel, mlpCenter, { n: mlpN, beta: settings.nBeta / mlpN, ...settings });
+    const objective = new MfaObjective(family, whitening, { dirichlet: null, entropyBonus: 0 });
     const params = randomParams(family, 10);
     const noise = new Float64Array(shape.r + mlpD);
     fillNormal(keyFromSeed(11), noise);
@@ -232,6 +228,8 @@ describe('MFA family and per-draw gradients', () => {
     const w = new Float64Array(mlpD);
     const lossGrad = new Float64Array(mlpD);
     const lossOut = new Float64Array(1);
+    const gradU = new Float64Array(mlpD);
+    const potential = new Float64Array(1);
     const t = new Float64Array(mlpD);
     const logP = (tt: Float64Array) => {
       let sq = 0;
@@ -247,8 +245,9 @@ describe('MFA family and per-draw gradients', () => {
       family.prepare(0, params);
       const m = family.sample(0, params, uniform, noise, t, 0);
       logP(t);
+      posterior.gradient(w, gradU, lossOut, potential, rows, batch);
       const grad = new Float64Array(family.size);
-      objective.gradient(0, params, m, noise, t, lossOut[0], lossGrad, null, grad);
+      objective.gradient(0, params, m, noise, t, potential[0], gradU, null, grad);
       const frozen = Float64Array.from(params);
       const F = (p: Float64Array) => {
         family.prepare(0, p);
@@ -385,8 +384,7 @@ describe('Hessian-vector products and the trace term (linear regression, exact H
   for (const dtype of ['float64', 'float32'] as const) {
     it(`central differences of full gradients give H·v (${dtype})`, () => {
       const chains = 3;
-      const { kernel, center } = linearProblem(chains, dtype);
-      const hessian = new CentralDifferenceHessian(kernel, center);
+      const hessian = new CentralDifferenceHessian(linearProblem(chains, dtype));
       const v = new Float64Array(chains * linD);
       fillNormal(keyFromSeed(21), v);
       for (let i = 0; i < linD; i++) v[2 * linD + i] = 0; // a zero direction gives zero
@@ -406,8 +404,8 @@ describe('Hessian-vector products and the trace term (linear regression, exact H
   it('in float32 on a curved model the step keeps H·v within 1e-3 of float64', () => {
     const f64 = referenceKernel({ arch: mlpArch, X: mlpX, Y: mlpY, n: mlpN, lossFn, dtype: 'float64', chains: 2, maxBatch: 0 });
     const f32 = referenceKernel({ arch: mlpArch, X: mlpX, Y: mlpY, n: mlpN, lossFn, dtype: 'float32', chains: 2, maxBatch: 0 });
-    const h64 = new CentralDifferenceHessian(f64, mlpCenter);
-    const h32 = new CentralDifferenceHessian(f32, Float32Array.from(mlpCenter));
+    const h64 = new CentralDifferenceHessian(new Posterior(f64, mlpCenter, mlpTemperature));
+    const h32 = new CentralDifferenceHessian(new Posterior(f32, mlpCenter, mlpTemperature));
     const v = new Float64Array(2 * mlpD);
     fillNormal(keyFromSeed(22), v);
     const o64 = new Float64Array(2 * mlpD);
@@ -420,8 +418,7 @@ describe('Hessian-vector products and the trace term (linear regression, exact H
 
   it('the starting scale is 1/√(nβ·tr(H)/d + γ) from minibatch Hutchinson probes, capped at ln 2', () => {
     const chains = 2;
-    const { kernel, center } = linearProblem(chains, 'float64', 256);
-    const hessian = new CentralDifferenceHessian(kernel, center);
+    const hessian = new CentralDifferenceHessian(linearProblem(chains, 'float64', 256));
     const whitening = new Float64Array(chains * linD).fill(1);
     const keys = [fold(keyFromSeed(6), 0), fold(keyFromSeed(6), 1)];
     const { nBeta, gamma } = linTemperature;
@@ -455,7 +452,7 @@ describe('Hessian-vector products and the trace term (linear regression, exact H
 
   it('tr(HΣ_q) includes the diagonal part: exact mode matches a dense computation, Hutchinson is unbiased', () => {
     const chains = 3;
-    const { kernel, center } = linearProblem(chains);
+    const posterior = linearProblem(chains);
     const family = new MfaFamily({ d: linD, M: 3, r: 2, ranks: [2, 1, 2], temperature: 1 }, chains);
     const params = new Float64Array(chains * family.size);
     const whitening = new Float64Array(chains * linD);
@@ -465,7 +462,7 @@ describe('Hessian-vector products and the trace term (linear regression, exact H
       params.set(randomParams(new MfaFamily(family.shape, 1), 40 + c), c * family.size);
       family.prepare(c, params);
     }
-    const hessian = new CentralDifferenceHessian(kernel, center);
+    const hessian = new CentralDifferenceHessian(posterior);
     const probeKeys = [0, 1, 2].map((c) => fold(keyFromSeed(5), c));
     const exact = covarianceTrace(hessian, family, params, whitening, 512, 1, probeKeys);
     expect(exact.method).toBe('exact');
@@ -543,13 +540,7 @@ describe('VI on linear regression', () => {
     const o: ViOptions = { ...SHORT, eval_samples: 16 };
     const runs = (['float32', 'float64'] as const).map((dtype) => {
       const kernel = referenceKernel({ arch, X: mlpX, Y: mlpY, n: mlpN, lossFn, dtype, chains: 2, maxBatch: o.batch_size });
-      const c = dtype === 'float32' ? Float32Array.from(center) : center;
-      const L0 = new Float64Array(2);
-      const replicated = dtype === 'float32' ? new Float32Array(2 * c.length) : new Float64Array(2 * c.length);
-      replicated.set(c, 0);
-      replicated.set(c, c.length);
-      kernel.loss(replicated, L0);
-      return vi.run({ kernel, center: c, temperature: { n: mlpN, beta: 0.5, nBeta: 20, gamma: 1 }, L0: L0[0] }, { ...o, dtype }, keyFromSeed(5));
+      return vi.run(new Posterior(kernel, center, mlpTemperature), { ...o, dtype }, keyFromSeed(5));
     });
     expect(check(runs[0]).linearity_failures).toBeGreaterThan(0);
     expect(check(runs[0]).used).toBe(false);

@@ -15,6 +15,7 @@ import { sha256Hex } from './canonical';
 import type { BuildSpec } from './config';
 import { encodeNpy, readNpy } from './npy';
 import type { ParamEntry } from './mlp';
+import type { NumericIdentity } from './kernels/types';
 import type { BuiltTarget } from './target';
 
 export const ARTIFACTS_DIR = 'artifacts';
@@ -34,8 +35,9 @@ export interface TargetMeta {
   dims: { n: number; n_test: number; in_dim: number; out_dim: number; d: number };
   /** L_n(w*) in float64. */
   L0: number;
-  /** The kernel that computed the training gradients (training is bit-reproducible per kernel). */
+  /** The kernel that computed the training gradients (training is bit-reproducible per kernel identity). */
   kernel: string;
+  kernel_identity: NumericIdentity;
   metrics: BuiltTarget['metrics'];
   training: { steps_run: number; stopped_early: boolean; initial_loss: number; final_loss: number };
   hashes: { params: string };

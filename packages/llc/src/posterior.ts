@@ -1,10 +1,14 @@
 /**
- * The localized tempered posterior of SPEC §2:
+ * The localized tempered posterior (docs/mathematics.md; Lau, Furman, Wang, Murfet & Wei 2023,
+ * "The Local Learning Coefficient: A Singularity-Aware Complexity Measure"):
  *   log π(w) = −nβ·L_n(w) − (γ/2)·‖w − w*‖² + const,
  * with β = β0 / ln(max(3, n)) in mode `1_over_log_n`, or β = β0 in mode `constant`, and
- * γ = d / prior_radius² when a prior radius is set.
+ * γ = d / prior_radius² when a prior radius is set: its settings, its temperature, and the
+ * Posterior every sampler draws from.
  */
 import { z } from 'zod';
+import type { LossKernel, SgldArrays, SgldStep } from './kernels/types';
+import { castTo, Dtype, FloatArray } from './mlp';
 
 export const PosteriorConfig = z.strictObject({
   beta_mode: z.enum(['1_over_log_n', 'constant']),
@@ -35,4 +39,94 @@ export function temperature(spec: PosteriorSpec, n: number, d: number): Temperat
   const beta = spec.beta_mode === '1_over_log_n' ? spec.beta0 / Math.log(Math.max(3, n)) : spec.beta0;
   const gamma = 'prior_radius' in spec ? d / (spec.prior_radius * spec.prior_radius) : spec.gamma;
   return { n, beta, nBeta: n * beta, gamma };
+}
+
+/**
+ * The posterior a sampler explores, bound to a kernel (the data, the loss and the precision) and to
+ * w*: the potential U(w) = nβ·L(w) + (γ/2)·‖w − w*‖², so that log π = −U, and its gradient, for all
+ * chains per call. This is the one place the gradient of U is derived; samplers reach the kernel
+ * only through it. Positions and gradients are chains × d, row-major by chain.
+ */
+export class Posterior {
+  readonly d: number;
+  readonly n: number;
+  readonly chains: number;
+  readonly dtype: Dtype;
+  readonly nBeta: number;
+  readonly gamma: number;
+  /** L_n(w*), computed by the same kernel in the same precision as the losses it is subtracted from. */
+  readonly L0: number;
+  /** w*, in the kernel's precision. */
+  readonly center: FloatArray;
+  private dataGrad?: FloatArray;
+
+  constructor(
+    private readonly kernel: LossKernel,
+    center: ArrayLike<number>,
+    readonly temperature: Temperature,
+  ) {
+    ({ d: this.d, n: this.n, chains: this.chains, dtype: this.dtype } = kernel);
+    this.nBeta = temperature.nBeta;
+    this.gamma = temperature.gamma;
+    this.center = kernel.array(this.d);
+    this.center.set(castTo(this.dtype, center));
+    const replicated = kernel.array(this.chains * this.d);
+    for (let c = 0; c < this.chains; c++) replicated.set(this.center, c * this.d);
+    const L0s = new Float64Array(this.chains);
+    kernel.loss(replicated, L0s);
+    this.L0 = L0s[0];
+  }
+
+  /** A zeroed array in the kernel's precision, which the kernel uses in place. */
+  array(length: number): FloatArray {
+    return this.kernel.array(length);
+  }
+
+  /** λ̂ of a mean loss: nβ·(L − L0). */
+  llc(meanLoss: number): number {
+    return this.nBeta * (meanLoss - this.L0);
+  }
+
+  /** Full-data mean loss L_n at every chain's position. */
+  loss(positions: FloatArray, out: Float64Array): void {
+    this.kernel.loss(positions, out);
+  }
+
+  /**
+   * The data term alone: the mean loss over `batch` rows per chain (`rows`, chain c at c·batch),
+   * or over all n rows when rows is null, and its gradient ∇L (for Hessians of the loss).
+   */
+  lossGradient(positions: FloatArray, rows: Int32Array | null, batch: number, grad: FloatArray, loss: Float64Array): void {
+    this.kernel.lossGrad(positions, rows, batch, grad, loss);
+  }
+
+  /**
+   * ∇U = nβ·∇L + γ·(w − w*) at every chain's position, written to `grad` (of either precision),
+   * with L the mean loss over `rows` (or all n rows); L per chain goes to `loss` and, when asked
+   * for, U per chain to `potential`.
+   */
+  gradient(positions: FloatArray, grad: FloatArray, loss: Float64Array, potential: Float64Array | null = null, rows: Int32Array | null = null, batch = this.n): void {
+    const { d, chains, nBeta, gamma, center } = this;
+    // The kernel writes ∇L into `grad` itself when it has the kernel's precision, else into a scratch array.
+    const data = grad instanceof Float32Array === (this.dtype === 'float32') ? grad : (this.dataGrad ??= this.kernel.array(chains * d));
+    this.kernel.lossGrad(positions, rows, batch, data, loss);
+    for (let c = 0; c < chains; c++) {
+      let r2 = 0;
+      for (let j = 0, i = c * d; j < d; j++, i++) {
+        const offset = positions[i] - center[j];
+        grad[i] = nBeta * data[i] + gamma * offset;
+        r2 += offset * offset;
+      }
+      if (potential) potential[c] = nBeta * loss[c] + 0.5 * gamma * r2;
+    }
+  }
+
+  /**
+   * One SGLD step of every chain (packages/llc/src/samplers/sgld.ts), fused in the kernel: the
+   * minibatch gradient, then w ← w − ½·εP⊙(γ(w − w*) + nβ·drift) + √(εP)⊙ξ with this posterior's
+   * nβ, γ and w*. Each chain's minibatch loss goes to `loss`.
+   */
+  sgldStep(state: Omit<SgldArrays, 'center'>, rows: Int32Array, batch: number, loss: Float64Array, update: Omit<SgldStep, 'nBeta' | 'gamma'>): void {
+    this.kernel.sgldStep({ ...state, center: this.center }, rows, batch, loss, { ...update, nBeta: this.nBeta, gamma: this.gamma });
+  }
 }

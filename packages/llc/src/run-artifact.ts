@@ -2,14 +2,15 @@
  * A run's artifact: analysis.json (strict JSON), Arrow IPC tables (traces.arrow: one row per chain
  * and draw; optimization.arrow: one row per chain and step, for VI), the run's plots as SVG, and
  * timing.json. Everything but timing.json (and the plot against wall time) is a function of the
- * config, the code and the kernel: the same seed and kernel give the same bytes, whatever the
- * machine's load or the number of threads.
+ * config, the code and the kernel's numeric identity: the same seed and kernel give the same bytes,
+ * whatever the machine's load or the number of threads.
  */
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { toJson } from './artifacts';
 import { writeDirAtomic, writeFileAtomic } from './atomic';
 import type { BuildSpec } from './config';
+import type { NumericIdentity } from './kernels/types';
 import type { LlcSummary } from './llc';
 import type { PosteriorSpec } from './posterior';
 import type { Work } from './samplers/types';
@@ -34,6 +35,8 @@ export interface RunAnalysis {
   d: number;
   dtype: 'float32' | 'float64';
   kernel: string;
+  /** What decides the kernel's rounding: equal identities, seeds and configs give equal bytes. */
+  kernel_identity: NumericIdentity;
   /** L_n(w*) from the sampling kernel, in its precision: the L0 that λ̂ subtracts. */
   L0: number;
   L0_float64: number;

@@ -1,10 +1,10 @@
 /**
- * Stage A (SPEC §3): draw the teacher and the data from the seed, train the student, and measure
+ * Stage A (docs/mathematics.md, "Stage A"): draw the teacher and the data from the seed, train the student, and measure
  * it. Pure: the rule that calls this does the writing.
  */
 import { BuildSpec, lossFnFor } from './config';
 import { initTeacher, sampleDataset, teacherOutputs } from './data';
-import { createKernel, KernelChoice } from './kernels';
+import type { KernelProblem, LossKernel, NumericIdentity } from './kernels/types';
 import { initParams, layout, MlpEvaluator } from './mlp';
 import { fold, keyFromSeed } from './rng';
 import { train } from './train';
@@ -20,8 +20,9 @@ export interface BuiltTarget {
   Xtest: Float64Array;
   Ytest: Float64Array;
   L0: number;
-  /** The kernel that computed the training gradients. */
+  /** The kernel that computed the training gradients, and how it rounds. */
   kernel: string;
+  kernelIdentity: NumericIdentity;
   losses: Float64Array;
   stoppedEarly: boolean;
   metrics: { train_mse_noise: number; test_mse_noise: number | null; train_mse_teacher: number; test_mse_teacher: number | null };
@@ -33,7 +34,7 @@ function mse(a: Float64Array | Float32Array, b: Float64Array): number {
   return s / b.length;
 }
 
-export function buildTarget(build: BuildSpec, choice: KernelChoice, onProgress?: (step: number, loss: number) => void): BuiltTarget {
+export function buildTarget(build: BuildSpec, makeKernel: (problem: KernelProblem) => LossKernel, onProgress?: (step: number, loss: number) => void): BuiltTarget {
   const key = keyFromSeed(build.seed);
   const { model, teacher, data } = build;
   const teacherParams = initTeacher(teacher, fold(key, TARGET_KEY.teacher));
@@ -41,7 +42,7 @@ export function buildTarget(build: BuildSpec, choice: KernelChoice, onProgress?:
   const testSet = sampleDataset(data, teacher, teacherParams, data.n_test, fold(key, TARGET_KEY.test));
   const init = initParams(model, fold(key, TARGET_KEY.student), new Float64Array(layout(model).d)) as Float64Array;
   const lossFn = lossFnFor(build);
-  const kernel = createKernel({ arch: model, X: trainSet.X, Y: trainSet.Y, n: data.n_data, lossFn, dtype: 'float64', chains: 1, maxBatch: 0 }, choice);
+  const kernel = makeKernel({ arch: model, X: trainSet.X, Y: trainSet.Y, n: data.n_data, lossFn, dtype: 'float64', chains: 1, maxBatch: 0 });
   let result: ReturnType<typeof train>;
   try {
     result = train(kernel, init, build.training, onProgress);
@@ -62,6 +63,7 @@ export function buildTarget(build: BuildSpec, choice: KernelChoice, onProgress?:
     Ytest: testSet.Y,
     L0,
     kernel: kernel.name,
+    kernelIdentity: kernel.identity,
     losses: result.losses,
     stoppedEarly: result.stoppedEarly,
     metrics: {

@@ -5,7 +5,7 @@
  */
 import { castTo, FloatArray, MlpEvaluator, arrayFor, layout } from '../mlp';
 import { fillNormal } from '../rng';
-import type { KernelProblem, LossKernel, SgldArrays, SgldStep } from './types';
+import type { KernelEntry, KernelProblem, LossKernel, SgldArrays, SgldStep } from './types';
 
 const CHUNK_ROWS = 2048;
 
@@ -33,6 +33,8 @@ export function referenceKernel({ arch, X, Y, n, lossFn, dtype, chains, maxBatch
 
   return {
     name: `reference-${dtype === 'float32' ? 'f32' : 'f64'}`,
+    // JavaScript arithmetic never fuses a multiply and an add.
+    identity: { kernel: 'reference', precision: dtype, fma: false, implementation: 'TypeScript' },
     threads: 1,
     dtype,
     d,
@@ -85,3 +87,11 @@ export function referenceKernel({ arch, X, Y, n, lossFn, dtype, chains, maxBatch
     },
   };
 }
+
+export const reference: KernelEntry = {
+  name: 'reference',
+  available: () => ({ ok: true }),
+  create: (problem) => referenceKernel(problem),
+  // All of it is TypeScript, which the import closure already covers.
+  sourceFiles: () => [],
+};

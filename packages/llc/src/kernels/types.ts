@@ -14,7 +14,7 @@ export interface KernelProblem {
   maxBatch: number;
 }
 
-/** The SGLD update's settings for one step (SPEC §4); `precond` 0 none, 1 rmsprop, 2 adam. */
+/** The SGLD update's settings for one step (docs/mathematics.md); `precond` 0 none, 1 rmsprop, 2 adam. */
 export interface SgldStep {
   stepSize: number;
   nBeta: number;
@@ -45,8 +45,10 @@ export interface SgldArrays {
  * Data (X, Y) and the loss are bound when the kernel is made.
  */
 export interface LossKernel {
-  /** Names the implementation and precision, e.g. `wasm-relaxed-simd-f32`; recorded in analysis.json. */
+  /** Names the implementation and precision, e.g. `native-f32` or `wasm-relaxed-simd-f32`. */
   readonly name: string;
+  /** What decides its rounding; recorded in analysis.json. */
+  readonly identity: NumericIdentity;
   /** Threads one call uses; results never depend on it. */
   readonly threads: number;
   readonly dtype: Dtype;
@@ -74,4 +76,37 @@ export interface LossKernel {
   sgldStep(arrays: SgldArrays, rows: Int32Array, batch: number, out: Float64Array, step: SgldStep): void;
   /** Releases the kernel's threads. */
   dispose(): void;
+}
+
+/**
+ * What decides a kernel's rounding: two runs with equal identities (and the same config and seed)
+ * give the same bits. Anything else about a kernel (threads, speed) never changes a result.
+ */
+export interface NumericIdentity {
+  /** The registry entry: `reference`, `wasm` or `native`. */
+  kernel: KernelName;
+  precision: Dtype;
+  /** Whether products fuse multiply and add (one rounding instead of two). */
+  fma: boolean;
+  /** The build that computes: the WebAssembly variant, or the BLAS and the CPU kernels it chose. */
+  implementation: string;
+}
+
+export type KernelName = 'native' | 'wasm' | 'reference';
+
+export interface KernelOptions {
+  /** Threads one task may use; results never depend on it. */
+  threads: number;
+}
+
+export type Availability = { ok: true } | { ok: false; reason: string };
+
+/** One implementation of LossKernel in the registry (kernels/index.ts). */
+export interface KernelEntry {
+  readonly name: KernelName;
+  /** Whether it can run here, or what is missing and how to get it. */
+  available(): Availability;
+  create(problem: KernelProblem, options: KernelOptions): LossKernel;
+  /** Files that decide what it computes without being imported (C++, AssemblyScript): cache inputs. */
+  sourceFiles(): string[];
 }

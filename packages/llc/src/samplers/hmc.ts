@@ -17,7 +17,8 @@ import { z } from 'zod';
 import type { FloatArray } from '../mlp';
 import { fillNormal, fillUniform, fold, Key } from '../rng';
 import { runChains, StepSampler } from './loop';
-import type { SamplerModule, SamplingProblem } from './types';
+import type { Posterior } from '../posterior';
+import type { SamplerModule } from './types';
 
 const options = z
   .strictObject({
@@ -76,9 +77,11 @@ interface State {
   p: FloatArray;
   grad: FloatArray; // ∇U at q
   loss: Float64Array; // L_n at q
+  potential: Float64Array; // U at q
   qNew: FloatArray;
   gradNew: FloatArray;
   lossNew: Float64Array;
+  potentialNew: Float64Array;
   noise: Float64Array;
   uniform: Float64Array;
   invMass: Float64Array; // chains × d
@@ -103,30 +106,17 @@ function restartDualAveraging(da: DualAveraging, step: Float64Array): void {
   da.count = 0;
 }
 
-function makeHmc(problem: SamplingProblem, o: Options): StepSampler<State> {
-  const { kernel, center, temperature } = problem;
-  const { d, n, chains } = kernel;
-  const { nBeta, gamma } = temperature;
+function makeHmc(posterior: Posterior, o: Options): StepSampler<State> {
+  const { d, chains } = posterior;
   const L = o.num_integration_steps;
   const windows = slowWindows(o.warmup);
   const windowEnds = new Set(windows.map(([, end]) => end - 1));
   const inWindow = (t: number) => windows.some(([a, b]) => t >= a && t < b);
 
-  /** ∇U and L_n at `q` for every chain. */
-  const gradient = (s: State, q: FloatArray, grad: FloatArray, loss: Float64Array) => {
-    kernel.lossGrad(q, null, n, grad, loss);
+  /** ∇U, L_n and U at `q` for every chain. */
+  const gradient = (s: State, q: FloatArray, grad: FloatArray, loss: Float64Array, potential: Float64Array) => {
+    posterior.gradient(q, grad, loss, potential);
     s.gradEvals++;
-    for (let c = 0; c < chains; c++)
-      for (let j = 0; j < d; j++) {
-        const i = c * d + j;
-        grad[i] = nBeta * grad[i] + gamma * (q[i] - center[j]);
-      }
-  };
-
-  const potential = (q: FloatArray, loss: Float64Array, c: number) => {
-    let r2 = 0;
-    for (let j = 0; j < d; j++) r2 += (q[c * d + j] - center[j]) ** 2;
-    return nBeta * loss[c] + 0.5 * gamma * r2;
   };
 
   const kinetic = (s: State, p: FloatArray, c: number) => {
@@ -143,7 +133,7 @@ function makeHmc(problem: SamplingProblem, o: Options): StepSampler<State> {
     fillNormal(fold(key, 0), s.noise);
     fillUniform(fold(key, 1), s.uniform);
     for (let i = 0; i < chains * d; i++) s.p[i] = s.noise[i] / Math.sqrt(s.invMass[i]);
-    const h0 = Float64Array.from({ length: chains }, (_, c) => potential(s.q, s.loss, c) + kinetic(s, s.p, c));
+    const h0 = Float64Array.from({ length: chains }, (_, c) => s.potential[c] + kinetic(s, s.p, c));
     s.qNew.set(s.q);
     s.gradNew.set(s.grad);
     for (let l = 0; l < leapfrogSteps; l++) {
@@ -155,7 +145,7 @@ function makeHmc(problem: SamplingProblem, o: Options): StepSampler<State> {
           s.qNew[i] += e * s.invMass[i] * s.p[i];
         }
       }
-      gradient(s, s.qNew, s.gradNew, s.lossNew);
+      gradient(s, s.qNew, s.gradNew, s.lossNew, s.potentialNew);
       for (let c = 0; c < chains; c++) {
         const e = step[c];
         for (let j = 0; j < d; j++) s.p[c * d + j] -= 0.5 * e * s.gradNew[c * d + j];
@@ -165,7 +155,7 @@ function makeHmc(problem: SamplingProblem, o: Options): StepSampler<State> {
     const energy = new Float64Array(chains);
     const diverged = new Float64Array(chains);
     for (let c = 0; c < chains; c++) {
-      const h1 = potential(s.qNew, s.lossNew, c) + kinetic(s, s.p, c);
+      const h1 = s.potentialNew[c] + kinetic(s, s.p, c);
       const dH = h1 - h0[c];
       const ok = Number.isFinite(dH);
       accept[c] = ok ? Math.min(1, Math.exp(-dH)) : 0;
@@ -175,6 +165,7 @@ function makeHmc(problem: SamplingProblem, o: Options): StepSampler<State> {
         s.q.set(s.qNew.subarray(c * d, (c + 1) * d), c * d);
         s.grad.set(s.gradNew.subarray(c * d, (c + 1) * d), c * d);
         s.loss[c] = s.lossNew[c];
+        s.potential[c] = s.potentialNew[c];
       }
       energy[c] = moved ? h1 : h0[c];
     }
@@ -200,11 +191,13 @@ function makeHmc(problem: SamplingProblem, o: Options): StepSampler<State> {
     const qKeep = Float64Array.from(s.q);
     const gKeep = Float64Array.from(s.grad);
     const lKeep = Float64Array.from(s.loss);
+    const uKeep = Float64Array.from(s.potential);
     for (let iter = 0; iter < 100 && done.some((x) => !x); iter++) {
       const { accept } = transition(s, fold(key, iter), 1, s.step);
       s.q.set(qKeep);
       s.grad.set(gKeep);
       s.loss.set(lKeep);
+      s.potential.set(uKeep);
       for (let c = 0; c < chains; c++) {
         if (done[c]) continue;
         const up = accept[c] > 0.5;
@@ -223,12 +216,14 @@ function makeHmc(problem: SamplingProblem, o: Options): StepSampler<State> {
       const size = chains * d;
       const s: State = {
         q: positions,
-        p: kernel.array(size),
-        grad: kernel.array(size),
+        p: posterior.array(size),
+        grad: posterior.array(size),
         loss: new Float64Array(chains),
-        qNew: kernel.array(size),
-        gradNew: kernel.array(size),
+        potential: new Float64Array(chains),
+        qNew: posterior.array(size),
+        gradNew: posterior.array(size),
         lossNew: new Float64Array(chains),
+        potentialNew: new Float64Array(chains),
         noise: new Float64Array(size),
         uniform: new Float64Array(chains),
         invMass: new Float64Array(size).fill(1),
@@ -242,7 +237,7 @@ function makeHmc(problem: SamplingProblem, o: Options): StepSampler<State> {
         acceptSum: 0,
         acceptCount: 0,
       };
-      gradient(s, s.q, s.grad, s.loss);
+      gradient(s, s.q, s.grad, s.loss, s.potential);
       if (o.adapt_step_size) findReasonableStep(s, key);
       restartDualAveraging(s.da, s.step);
       return s;
@@ -318,7 +313,7 @@ function makeHmc(problem: SamplingProblem, o: Options): StepSampler<State> {
 export const hmc: SamplerModule<typeof options> = {
   options,
   precision: (o) => ({ dtype: o.dtype, chains: o.chains, maxBatch: 0 }),
-  run: (problem, o, key, progress) => runChains(makeHmc(problem, o), problem, { warmup: o.warmup, steps: o.draws, recordEvery: 1 }, key, progress),
+  run: (posterior, o, key, progress) => runChains(makeHmc(posterior, o), posterior, { warmup: o.warmup, steps: o.draws, recordEvery: 1 }, key, progress),
 };
 
 export default hmc;

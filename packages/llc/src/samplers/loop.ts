@@ -5,7 +5,8 @@
  */
 import type { FloatArray } from '../mlp';
 import { fillNormal, fold, Key } from '../rng';
-import type { Progress, SamplerResult, SamplingProblem } from './types';
+import type { Posterior } from '../posterior';
+import type { Progress, SamplerResult } from './types';
 
 export type Phase = 'warmup' | 'sampling';
 
@@ -42,18 +43,17 @@ const PROGRESS_EVERY_MS = 100;
 export const RUN_KEY = { init: 0, steps: 1, sampler: 2 } as const;
 
 /** w* + 0.01·N(0, I), one draw per chain, in the kernel's precision. */
-export function jitteredStart(problem: SamplingProblem, chains: number, key: Key): FloatArray {
-  const d = problem.kernel.d;
+export function jitteredStart(posterior: Posterior, key: Key): FloatArray {
+  const { d, chains, center } = posterior;
   const noise = new Float64Array(chains * d);
   fillNormal(key, noise);
-  const out = problem.kernel.array(chains * d);
-  for (let c = 0; c < chains; c++) for (let j = 0; j < d; j++) out[c * d + j] = problem.center[j] + INIT_JITTER * noise[c * d + j];
+  const out = posterior.array(chains * d);
+  for (let c = 0; c < chains; c++) for (let j = 0; j < d; j++) out[c * d + j] = center[j] + INIT_JITTER * noise[c * d + j];
   return out;
 }
 
-export function runChains<S>(sampler: StepSampler<S>, problem: SamplingProblem, opts: LoopOptions, key: Key, progress?: Progress): SamplerResult {
-  const { kernel, temperature, L0 } = problem;
-  const chains = kernel.chains;
+export function runChains<S>(sampler: StepSampler<S>, posterior: Posterior, opts: LoopOptions, key: Key, progress?: Progress): SamplerResult {
+  const chains = posterior.chains;
   const draws = Math.floor(opts.steps / opts.recordEvery);
   const Ln = new Float64Array(chains * draws);
   const fge = new Float64Array(draws);
@@ -63,7 +63,7 @@ export function runChains<S>(sampler: StepSampler<S>, problem: SamplingProblem, 
   const start = performance.now();
   let lastReport = start;
 
-  const state = sampler.init(jitteredStart(problem, chains, fold(key, RUN_KEY.init)), fold(key, RUN_KEY.sampler));
+  const state = sampler.init(jitteredStart(posterior, fold(key, RUN_KEY.init)), fold(key, RUN_KEY.sampler));
   const stepKey = fold(key, RUN_KEY.steps);
   const report = (phase: 'warmup' | 'sampling', done: number, total: number, llc?: number) => {
     const now = performance.now();
@@ -91,12 +91,12 @@ export function runChains<S>(sampler: StepSampler<S>, problem: SamplingProblem, 
     const k = (t + 1) / opts.recordEvery - 1;
     const known = sampler.losses?.(state);
     if (!known) {
-      kernel.loss(sampler.positions(state), loss);
+      posterior.loss(sampler.positions(state), loss);
       fullLossEvals += chains;
     }
     for (let c = 0; c < chains; c++) {
       Ln[c * draws + k] = (known ?? loss)[c];
-      llcSum += temperature.nBeta * (Ln[c * draws + k] - L0);
+      llcSum += posterior.llc(Ln[c * draws + k]);
     }
     fge[k] = sampler.work(state).fge;
     seconds[k] = (performance.now() - start) / 1000;

@@ -1,7 +1,7 @@
 /**
  * Microcanonical Langevin Monte Carlo (MCLMC; Robnik, De Luca, Silverstein & Seljak 2023,
  * "Microcanonical Hamiltonian Monte Carlo", JMLR 24; Robnik & Seljak 2023, "Microcanonical Langevin
- * Monte Carlo") for the localized tempered posterior of SPEC §2,
+ * Monte Carlo") for the localized tempered posterior (docs/mathematics.md),
  *   log π(w) = −nβ·L_n(w) − (γ/2)·‖w − w*‖²,   ∇log π = −nβ·∇L_n − γ·(w − w*),
  * re-implemented from BlackJAX 1.2.x, the `sqrt_diag_cov` / `with_isokinetic_maruyama` line the
  * reference ran (1.2.5): blackjax/mcmc/mclmc.py, blackjax/mcmc/integrators.py,
@@ -26,7 +26,8 @@ import { ess } from '../diagnostics';
 import type { FloatArray } from '../mlp';
 import { fillNormal, fold, Key } from '../rng';
 import { Phase, runChains, StepSampler } from './loop';
-import type { SamplerModule, SamplingProblem } from './types';
+import type { Posterior } from '../posterior';
+import type { SamplerModule } from './types';
 
 /** Integrator coefficients, alternating velocity (even index) and position (odd index) sub-steps. */
 const MCLACHLAN_B1 = 0.1931833275037836;
@@ -120,8 +121,6 @@ export interface MclmcState {
   u: Float64Array;
   /** ∇log π at w (float64, chains × d). */
   g: Float64Array;
-  /** ∇L_n at w, as the kernel writes it. */
-  lossGrad: FloatArray;
   logDensity: Float64Array;
   /** L_n at w, from the last gradient evaluation. */
   loss: Float64Array;
@@ -180,10 +179,8 @@ function burnInSteps(o: MclmcOptions): number {
  * MCLMC as a step sampler for the shared loop: warm-up steps are the tuning phases in order,
  * sampling steps run with the tuned L, ε and preconditioner.
  */
-export function mclmcSampler(problem: SamplingProblem, o: MclmcOptions): StepSampler<MclmcState> {
-  const { kernel, center, temperature } = problem;
-  const { d, n, chains } = kernel;
-  const { nBeta, gamma } = temperature;
+export function mclmcSampler(posterior: Posterior, o: MclmcOptions): StepSampler<MclmcState> {
+  const { d, chains, center } = posterior;
   if (d < 2) throw new RangeError(`MCLMC needs at least 2 parameters (the velocity lives on the unit sphere), got d = ${d}`);
   const coefficients = INTEGRATORS[o.integrator];
   const schedule = tuningSchedule(o);
@@ -196,19 +193,12 @@ export function mclmcSampler(problem: SamplingProblem, o: MclmcOptions): StepSam
   const phaseOf = (t: number): TuningPhase =>
     t < varianceStart ? 'step_size' : t < readjustStart ? 'step_size_and_variance' : t < essStart ? 'preconditioner_readjust' : 'L_from_ess';
 
-  /** Log density and its gradient at s.w for every chain, in one batched kernel call. */
+  /** Log density and its gradient at s.w for every chain, in one batched kernel call: log π = −U. */
   const evaluate = (s: MclmcState) => {
-    kernel.lossGrad(s.w, null, n, s.lossGrad, s.loss);
+    posterior.gradient(s.w, s.g, s.loss, s.logDensity);
     s.grads++;
-    for (let c = 0; c < chains; c++) {
-      let squaredDistance = 0;
-      for (let j = 0, i = c * d; j < d; j++, i++) {
-        const offset = s.w[i] - center[j];
-        s.g[i] = -nBeta * s.lossGrad[i] - gamma * offset;
-        squaredDistance += offset * offset;
-      }
-      s.logDensity[c] = -nBeta * s.loss[c] - 0.5 * gamma * squaredDistance;
-    }
+    for (let i = 0; i < chains * d; i++) s.g[i] = -s.g[i];
+    for (let c = 0; c < chains; c++) s.logDensity[c] = -s.logDensity[c];
   };
 
   /**
@@ -421,7 +411,6 @@ export function mclmcSampler(problem: SamplingProblem, o: MclmcOptions): StepSam
         w: positions,
         u: new Float64Array(chains * d),
         g: new Float64Array(chains * d),
-        lossGrad: kernel.array(chains * d),
         logDensity: new Float64Array(chains),
         loss: new Float64Array(chains),
         logDensityBefore: new Float64Array(chains),
@@ -441,7 +430,7 @@ export function mclmcSampler(problem: SamplingProblem, o: MclmcOptions): StepSam
           varianceSumSq: new Float64Array(d),
           samples: new Float64Array(d * chains * schedule.L_from_ess),
           saved: {
-            w: kernel.array(chains * d),
+            w: posterior.array(chains * d),
             u: new Float64Array(chains * d),
             g: new Float64Array(chains * d),
             logDensity: new Float64Array(chains),
@@ -508,9 +497,9 @@ export const mclmc: SamplerModule<typeof options> = {
 
   precision: (o) => ({ dtype: o.dtype, chains: o.chains, maxBatch: 0 }),
 
-  run(problem, o, key, progress) {
-    const sampler = mclmcSampler(problem, o);
-    return runChains(sampler, problem, { warmup: burnInSteps(o), steps: o.draws, recordEvery: 1 }, key, progress);
+  run(posterior, o, key, progress) {
+    const sampler = mclmcSampler(posterior, o);
+    return runChains(sampler, posterior, { warmup: burnInSteps(o), steps: o.draws, recordEvery: 1 }, key, progress);
   },
 };
 

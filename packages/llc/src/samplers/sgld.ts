@@ -1,5 +1,5 @@
 /**
- * Stochastic-gradient Langevin dynamics with optional RMSprop/Adam preconditioning (SPEC §4;
+ * Stochastic-gradient Langevin dynamics with optional RMSprop/Adam preconditioning (docs/mathematics.md;
  * Hitchcock & Hoogland, Algorithms 1–3). Per chain and step:
  *   g = ∇ mean loss over B rows drawn with replacement
  *   w ← w − ½·εP⊙(γ(w − w*) + nβ·drift) + √(εP)⊙ξ,   ξ ~ N(0, I)
@@ -37,7 +37,6 @@ const PRECOND = { none: 0, rmsprop: 1, adam: 2 } as const;
 
 interface State {
   w: FloatArray;
-  center: FloatArray;
   m: FloatArray;
   v: FloatArray;
   grad: FloatArray;
@@ -51,20 +50,17 @@ export const sgld: SamplerModule<typeof options> = {
 
   precision: (o) => ({ dtype: o.dtype, chains: o.chains, maxBatch: o.batch_size }),
 
-  run(problem, o, key, progress) {
-    const { kernel, center, temperature } = problem;
-    const { d, n, chains } = kernel;
+  run(posterior, o, key, progress) {
+    const { d, n, chains } = posterior;
     const B = o.batch_size;
-    const { nBeta, gamma } = temperature;
 
     const sampler: StepSampler<State> = {
       work: (s) => ({ grads: s.t, fge: (s.t * B) / n }),
       init: (positions) => ({
         w: positions,
-        center,
-        m: kernel.array(chains * d),
-        v: kernel.array(chains * d).fill(1),
-        grad: kernel.array(chains * d),
+        m: posterior.array(chains * d),
+        v: posterior.array(chains * d).fill(1),
+        grad: posterior.array(chains * d),
         rows: new Int32Array(chains * B),
         loss: new Float64Array(chains),
         t: 0,
@@ -73,10 +69,8 @@ export const sgld: SamplerModule<typeof options> = {
       step: (s, stepKey) => {
         fillBelow(fold(stepKey, 0), n, s.rows);
         s.t++;
-        kernel.sgldStep(s, s.rows, B, s.loss, {
+        posterior.sgldStep(s, s.rows, B, s.loss, {
           stepSize: o.step_size,
-          nBeta,
-          gamma,
           precond: PRECOND[o.precond],
           beta1: o.beta1,
           beta2: o.beta2,
@@ -87,7 +81,7 @@ export const sgld: SamplerModule<typeof options> = {
         });
       },
     };
-    return runChains(sampler, problem, { warmup: o.warmup, steps: o.steps, recordEvery: o.eval_every }, key, progress);
+    return runChains(sampler, posterior, { warmup: o.warmup, steps: o.steps, recordEvery: o.eval_every }, key, progress);
   },
 };
 

@@ -1,18 +1,6 @@
 import type { z } from 'zod';
-import type { LossKernel } from '../kernels/types';
-import type { FloatArray } from '../mlp';
-import type { Temperature } from '../posterior';
+import type { Posterior } from '../posterior';
 import type { Key } from '../rng';
-
-/** The localized posterior a sampler explores, bound to data and precision. */
-export interface SamplingProblem {
-  kernel: LossKernel;
-  /** w*, in the kernel's precision. */
-  center: FloatArray;
-  temperature: Temperature;
-  /** L_n(w*), computed by the same kernel. */
-  L0: number;
-}
 
 export interface Work {
   /** Per-chain data-gradient work in full-gradient equivalents (a minibatch step costs B/n). */
@@ -59,5 +47,5 @@ export interface SamplerModule<S extends z.ZodType = z.ZodType> {
   options: S;
   /** Precision and chain count, read by the sample rule before it builds the kernel. */
   precision(options: z.infer<S>): { dtype: 'float32' | 'float64'; chains: number; maxBatch: number };
-  run(problem: SamplingProblem, options: z.infer<S>, key: Key, progress?: Progress): SamplerResult;
+  run(posterior: Posterior, options: z.infer<S>, key: Key, progress?: Progress): SamplerResult;
 }

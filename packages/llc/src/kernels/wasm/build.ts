@@ -2,9 +2,9 @@
  * Builds the WebAssembly kernels from the AssemblyScript sources in ./assembly with the `asc`
  * compiler from npm, in two variants: plain SIMD, and relaxed SIMD (fused multiply-add). Each
  * binary is named by a hash of the sources, so a stale binary can never be loaded: a missing one
- * is built on first use (`npm install` builds both ahead, through the `prepare` script).
+ * is built on first use (`npm install` builds both ahead: ../build.ts).
  *
- *   node -r @swc-node/register packages/llc/src/kernels/wasm/build.ts
+ *   npm run build:kernels
  */
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync } from 'node:fs';
@@ -62,6 +62,4 @@ export function wasmBinary(variant: WasmVariant): string {
   return out;
 }
 
-if (require.main === module) {
-  for (const variant of Object.keys(FEATURES) as WasmVariant[]) console.log(wasmBinary(variant));
-}
+export const WASM_VARIANTS = Object.keys(FEATURES) as WasmVariant[];

@@ -210,6 +210,7 @@ export function wasmKernel(
 
   return {
     name: `wasm-${variant}-${suffix}`,
+    identity: { kernel: 'wasm', precision: dtype, fma: variant === 'relaxed-simd', implementation: `wasm-${variant}` },
     threads,
     dtype,
     d,

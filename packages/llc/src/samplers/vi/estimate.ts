@@ -2,6 +2,7 @@
  * λ̂ per chain from the evaluation draws: the plain Monte Carlo mean and the control variate, and
  * the checks that decide between them.
  */
+import type { Posterior } from '../../posterior';
 import { finiteOrNull } from './report';
 
 /** Largest |z| of mean_s v_sᵀHv_s against tr(HΣ_q) at which the control variate is trusted (a 6e-5 false-alarm rate). */
@@ -39,7 +40,7 @@ export interface ChainEstimates {
   llcPerChain: number[];
 }
 
-export function chainEstimates({ chains, E, Ln, quad, traceTerm, linearityFailures }: Evaluation, nBeta: number, L0: number, controlVariate: boolean): ChainEstimates {
+export function chainEstimates({ chains, E, Ln, quad, traceTerm, linearityFailures }: Evaluation, posterior: Pick<Posterior, 'llc'>, controlVariate: boolean): ChainEstimates {
   const eqMc: number[] = [];
   const eqCv: number[] = [];
   const varianceReduction: (number | null)[] = [];
@@ -52,7 +53,7 @@ export function chainEstimates({ chains, E, Ln, quad, traceTerm, linearityFailur
     const corrected = Float64Array.from(losses, (l, s) => l - 0.5 * quadratics[s]);
     eqMc.push(losses.reduce((a, b) => a + b, 0) / E);
     eqCv.push(corrected.reduce((a, b) => a + b, 0) / E + 0.5 * traceTerm[c]);
-    for (let s = 0; s < E; s++) llcCvTrace[c * E + s] = nBeta * (corrected[s] + 0.5 * traceTerm[c] - L0);
+    for (let s = 0; s < E; s++) llcCvTrace[c * E + s] = posterior.llc(corrected[s] + 0.5 * traceTerm[c]);
     varianceReduction.push(controlVariate ? finiteOrNull(variance(losses) / variance(corrected)) : null);
     traceGap += quadratics.reduce((a, b) => a + b, 0) / E - traceTerm[c];
     traceGapVariance += variance(quadratics) / E;
@@ -63,8 +64,8 @@ export function chainEstimates({ chains, E, Ln, quad, traceTerm, linearityFailur
   // v_sᵀHv_s against the trace in standard errors.
   const consistencyZ = controlVariate ? traceGap / Math.sqrt(traceGapVariance) : NaN;
   const cvUsed = controlVariate && linearityFailures === 0 && Math.abs(consistencyZ) <= CV_CONSISTENCY_Z;
-  const llcMc = eqMc.map((e) => nBeta * (e - L0));
-  const llcCv = eqCv.map((e) => nBeta * (e - L0));
+  const llcMc = eqMc.map((e) => posterior.llc(e));
+  const llcCv = eqCv.map((e) => posterior.llc(e));
   const llcPerChain = cvUsed ? llcCv : llcMc;
   return { eqMc, eqCv, llcMc, llcCv, varianceReduction, llcCvTrace, consistencyZ, cvUsed, llcPerChain };
 }

@@ -1,5 +1,5 @@
-import type { LossKernel } from '../../kernels/types';
 import type { FloatArray } from '../../mlp';
+import type { Posterior } from '../../posterior';
 
 /**
  * Hessian-vector products at w* by central differences of gradients, every chain slot of the kernel
@@ -19,19 +19,16 @@ export class CentralDifferenceHessian {
   private readonly loss: Float64Array;
   private readonly norms: Float64Array;
 
-  constructor(
-    readonly kernel: LossKernel,
-    private readonly center: FloatArray,
-  ) {
-    const { d, chains, dtype } = kernel;
+  constructor(readonly posterior: Posterior) {
+    const { d, chains, dtype, center } = posterior;
     let sq = 0;
     for (let i = 0; i < d; i++) sq += center[i] * center[i];
     const machineEps = dtype === 'float32' ? 2 ** -23 : 2 ** -52;
     this.step = Math.cbrt(machineEps) * (1 + Math.sqrt(sq / d));
-    this.plus = kernel.array(chains * d);
-    this.minus = kernel.array(chains * d);
-    this.gradPlus = kernel.array(chains * d);
-    this.gradMinus = kernel.array(chains * d);
+    this.plus = posterior.array(chains * d);
+    this.minus = posterior.array(chains * d);
+    this.gradPlus = posterior.array(chains * d);
+    this.gradMinus = posterior.array(chains * d);
     this.loss = new Float64Array(chains);
     this.norms = new Float64Array(chains);
   }
@@ -40,8 +37,8 @@ export class CentralDifferenceHessian {
    * out[c·d …] = H·directions[c·d …] for every slot c (a zero direction gives zero); `rows`: per-slot
    * minibatches of `batch` rows; `h`: the difference step, `step` unless testing linearity.
    */
-  apply(directions: Float64Array, out: Float64Array, rows: Int32Array | null = null, batch = this.kernel.n, h = this.step): void {
-    const { d, chains } = this.kernel;
+  apply(directions: Float64Array, out: Float64Array, rows: Int32Array | null = null, batch = this.posterior.n, h = this.step): void {
+    const { d, chains, center } = this.posterior;
     for (let c = 0; c < chains; c++) {
       let sq = 0;
       for (let i = 0; i < d; i++) sq += directions[c * d + i] ** 2;
@@ -49,12 +46,12 @@ export class CentralDifferenceHessian {
       this.norms[c] = norm;
       const scale = norm > 0 ? h / norm : 0;
       for (let i = 0; i < d; i++) {
-        this.plus[c * d + i] = this.center[i] + scale * directions[c * d + i];
-        this.minus[c * d + i] = this.center[i] - scale * directions[c * d + i];
+        this.plus[c * d + i] = center[i] + scale * directions[c * d + i];
+        this.minus[c * d + i] = center[i] - scale * directions[c * d + i];
       }
     }
-    this.kernel.lossGrad(this.plus, rows, batch, this.gradPlus, this.loss);
-    this.kernel.lossGrad(this.minus, rows, batch, this.gradMinus, this.loss);
+    this.posterior.lossGradient(this.plus, rows, batch, this.gradPlus, this.loss);
+    this.posterior.lossGradient(this.minus, rows, batch, this.gradMinus, this.loss);
     this.gradients += 2 * chains;
     for (let c = 0; c < chains; c++) {
       const factor = this.norms[c] / (2 * h);

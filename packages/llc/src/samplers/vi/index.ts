@@ -1,6 +1,6 @@
 /**
  * Variational inference for λ̂ with a mixture of factor analysers (MFA; Ghahramani & Hinton 1996),
- * SPEC §4 "VI" — the reference's §6.4–6.5 with the defects of its Appendix B fixed.
+ * with the defects of the Python reference's VI fixed (docs/mathematics.md, "VI").
  *
  * Target: the localized tempered posterior log p(w) = −nβ·L_n(w) − (γ/2)·‖w − w*‖² (+ const).
  * Family, per chain, in whitened coordinates t̃ = a⊙(w − w*) (a = 1 without whitening; whitening.ts):
@@ -32,7 +32,8 @@
  */
 import { fillBelow, fillNormal, fillUniform, fold, Key } from '../../rng';
 import { RUN_KEY } from '../loop';
-import type { Progress, SamplerModule, SamplerResult, SamplingProblem } from '../types';
+import type { Posterior } from '../../posterior';
+import type { Progress, SamplerModule, SamplerResult } from '../types';
 import { chainEstimates } from './estimate';
 import { CentralDifferenceHessian } from './hessian';
 import { initialScales } from './initial-scale';
@@ -71,12 +72,10 @@ export const vi: SamplerModule<typeof options> = {
 
   precision: (o) => ({ dtype: o.dtype, chains: o.chains, maxBatch: o.batch_size }),
 
-  run(problem: SamplingProblem, o: ViOptions, key: Key, progress?: Progress): SamplerResult {
+  run(posterior: Posterior, o: ViOptions, key: Key, progress?: Progress): SamplerResult {
     const start = performance.now();
     const report = reporter(progress);
-    const { kernel, center, temperature, L0 } = problem;
-    const { nBeta, gamma } = temperature;
-    const { d, n, chains } = kernel;
+    const { d, n, chains, center, nBeta, gamma } = posterior;
     const B = o.batch_size;
     const { M, r, steps } = o;
     const ranks = o.r_per_component ?? Array<number>(M).fill(r);
@@ -88,10 +87,10 @@ export const vi: SamplerModule<typeof options> = {
 
     // --- Whitening pre-pass and initialisation.
     const whitening = new Float64Array(chains * d);
-    whiteningScales(kernel, center, o, keysFor(TAG.whitening), whitening);
+    whiteningScales(posterior, o, keysFor(TAG.whitening), whitening);
     const prepassSteps = whiteningSteps(o);
-    const objective = new MfaObjective(family, whitening, { nBeta, gamma, dirichlet: o.alpha_dirichlet_prior, entropyBonus: o.entropy_bonus });
-    const initHessian = new CentralDifferenceHessian(kernel, center);
+    const objective = new MfaObjective(family, whitening, { dirichlet: o.alpha_dirichlet_prior, entropyBonus: o.entropy_bonus });
+    const initHessian = new CentralDifferenceHessian(posterior);
     const startScales = initialScales(initHessian, whitening, nBeta, gamma, B, INIT_PROBES, keysFor(TAG.initScale));
     const params = new Float64Array(chains * P);
     keysFor(TAG.init).forEach((k, c) => family.init(c, params, startScales[c], k));
@@ -102,8 +101,9 @@ export const vi: SamplerModule<typeof options> = {
     const adamM = new Float64Array(chains * P);
     const adamV = new Float64Array(chains * P);
     const draws = new Float64Array(chains * d);
-    const positions = kernel.array(chains * d);
-    const lossGrad = kernel.array(chains * d);
+    const positions = posterior.array(chains * d);
+    const gradU = new Float64Array(chains * d);
+    const potential = new Float64Array(chains);
     const lossBatch = new Float64Array(chains);
     const rows = new Int32Array(chains * B);
     const rowViews = chainKeys.map((_, c) => rows.subarray(c * B, (c + 1) * B));
@@ -125,14 +125,14 @@ export const vi: SamplerModule<typeof options> = {
         components[c] = family.sample(c, params, uniform[0], noiseViews[c], draws, c * d);
         for (let i = 0; i < d; i++) positions[c * d + i] = center[i] + draws[c * d + i] / whitening[c * d + i];
       }
-      kernel.lossGrad(positions, rows, B, lossGrad, lossBatch);
+      posterior.gradient(positions, gradU, lossBatch, potential, rows, B);
       const lr = learningRate(o, t);
       const bias1 = 1 - Math.pow(ADAM.beta1, t + 1);
       const bias2 = 1 - Math.pow(ADAM.beta2, t + 1);
       const baselineBias = 1 - Math.pow(BASELINE_DECAY, t);
       for (let c = 0; c < chains; c++) {
         const baseline = t === 0 ? null : baselineSum[c] / baselineBias;
-        const f = objective.gradient(c, params, components[c], noiseViews[c], draws, lossBatch[c], lossGrad, baseline, grad);
+        const f = objective.gradient(c, params, components[c], noiseViews[c], draws, potential[c], gradU, baseline, grad);
         baselineSum[c] = BASELINE_DECAY * baselineSum[c] + (1 - BASELINE_DECAY) * f;
         let sq = 0;
         for (let k = c * P; k < (c + 1) * P; k++) sq += grad[k] * grad[k];
@@ -158,7 +158,7 @@ export const vi: SamplerModule<typeof options> = {
     // --- Evaluation: the trace term first, then eval_samples draws of every chain's q.
     for (let c = 0; c < chains; c++) family.prepare(c, params);
     const E = o.eval_samples;
-    const hessian = new CentralDifferenceHessian(kernel, center);
+    const hessian = new CentralDifferenceHessian(posterior);
     const trace = o.control_variate ? covarianceTrace(hessian, family, params, whitening, o.exact_trace_max_d, o.trace_probes, keysFor(TAG.probes)) : null;
     const traceTerm = Float64Array.from({ length: chains }, (_, c) => (trace ? trace.lowRank[c] + trace.diagonal[c] : 0));
     // Per chain: the whitening pre-pass, the starting-scale probes and the optimisation, all minibatch gradients.
@@ -186,7 +186,7 @@ export const vi: SamplerModule<typeof options> = {
           positions[c * d + i] = center[i] + draws[c * d + i];
         }
       }
-      kernel.loss(positions, loss);
+      posterior.loss(positions, loss);
       const checkLinearity = o.control_variate && s < LINEARITY_CHECKS;
       if (o.control_variate) hessian.apply(draws, hv);
       if (checkLinearity) hessian.apply(draws, hvHalfStep, null, n, hessian.step / 2);
@@ -200,7 +200,7 @@ export const vi: SamplerModule<typeof options> = {
           linearityChecks++;
           if (Math.abs(halfStepQuad - quad[c * E + s]) > LINEARITY_TOL * Math.max(Math.abs(quad[c * E + s]), traceTerm[c])) linearityFailures++;
         }
-        runningMc += nBeta * (loss[c] - L0);
+        runningMc += posterior.llc(loss[c]);
       }
       fge[s] = fgeOptimisation + hessian.gradients / chains + (s + 1);
       seconds[s] = (performance.now() - start) / 1000;
@@ -211,8 +211,7 @@ export const vi: SamplerModule<typeof options> = {
     // --- Per-chain estimates.
     const { eqMc, eqCv, llcMc, llcCv, varianceReduction, llcCvTrace, consistencyZ, cvUsed, llcPerChain } = chainEstimates(
       { chains, E, Ln, quad, traceTerm, linearityFailures },
-      nBeta,
-      L0,
+      posterior,
       o.control_variate,
     );
 

@@ -22,7 +22,7 @@ export function initialScales(
   probes: number,
   keys: Key[],
 ): Float64Array {
-  const { d, n, chains } = hessian.kernel;
+  const { d, n, chains } = hessian.posterior;
   const directions = new Float64Array(chains * d);
   const hv = new Float64Array(chains * d);
   const signs = new Int32Array(d);

@@ -16,8 +16,6 @@ import type { FloatArray } from '../../mlp';
 import type { MfaFamily } from './mfa';
 
 export interface ObjectiveSettings {
-  nBeta: number;
-  gamma: number;
   dirichlet: number | null;
   entropyBonus: number;
 }
@@ -49,23 +47,17 @@ export class MfaObjective {
   }
 
   /**
-   * For chain c's draw t̃ (t[c·d …], component m, noise z|ε) with minibatch loss `loss` and its
-   * gradient lossGrad[c·d …] at w = w* + t̃/a: writes the chain's gradient block of `out` and
-   * returns f. `baseline` null skips the α score term (no baseline yet).
+   * For chain c's draw t̃ (t[c·d …], component m, noise z|ε) at w = w* + t̃/a, with the posterior's
+   * minibatch potential U(w) = −log p(w) and its gradient gradU[c·d …] (Posterior.gradient):
+   * writes the chain's gradient block of `out` and returns f. `baseline` null skips the α score
+   * term (no baseline yet).
    */
-  gradient(c: number, params: Float64Array, m: number, noise: Float64Array, t: Float64Array, loss: number, lossGrad: FloatArray, baseline: number | null, out: Float64Array): number {
+  gradient(c: number, params: Float64Array, m: number, noise: Float64Array, t: Float64Array, potential: number, gradU: FloatArray, baseline: number | null, out: Float64Array): number {
     const { family, whitening, G, gradLogQ } = this;
-    const { nBeta, gamma } = this.settings;
     const d = family.shape.d;
-    // ∇_t̃ log p = (∇_w log p)/a, with ∇_w log p = −nβ·∇L_B − γ(w − w*).
-    let sq = 0;
-    for (let i = 0; i < d; i++) {
-      const a = whitening[c * d + i];
-      const v = t[c * d + i] / a;
-      sq += v * v;
-      G[i] = (-nBeta * lossGrad[c * d + i] - gamma * v) / a;
-    }
-    const logP = -nBeta * loss - 0.5 * gamma * sq;
+    // ∇_t̃ log p = (∇_w log p)/a = −∇U/a.
+    for (let i = 0; i < d; i++) G[i] = -gradU[c * d + i] / whitening[c * d + i];
+    const logP = -potential;
     const logQ = family.logDensity(c, params, t, c * d, gradLogQ) + this.logJacobian[c];
     for (let i = 0; i < d; i++) G[i] -= gradLogQ[i];
     out.fill(0, c * family.size, (c + 1) * family.size);

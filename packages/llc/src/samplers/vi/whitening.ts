@@ -1,6 +1,5 @@
 /** The diagonal whitening a of the coordinates t̃ = a⊙(w − w*) that q is fitted in (a = 1 without whitening). */
-import type { LossKernel } from '../../kernels/types';
-import type { FloatArray } from '../../mlp';
+import type { Posterior } from '../../posterior';
 import { fillBelow, fold, Key } from '../../rng';
 import type { ViOptions } from './options';
 
@@ -15,7 +14,7 @@ export function whiteningSteps(o: Pick<ViOptions, 'whitening_mode' | 'steps'>): 
 /**
  * The diagonal whitening a = v^{1/4} (chains × d), v a decayed second moment of minibatch loss
  * gradients at w*, one independent estimate per chain. `rmsprop` starts v at 1 without bias
- * correction (SPEC §4's RMSprop; the 1 lingers as decay^S, ≈ 0.007 at the defaults, and floors v
+ * correction (SGLD's RMSprop; the 1 lingers as decay^S, ≈ 0.007 at the defaults, and floors v
  * where gradients are small); `adam` is Adam's second-moment estimate, started at 0 and bias
  * corrected, so v is the plain average of g² however small. (The reference's `adam` also kept a
  * first moment it never used, making both modes identical; a diagonal whitener is a scale, so a
@@ -23,26 +22,26 @@ export function whiteningSteps(o: Pick<ViOptions, 'whitening_mode' | 'steps'>): 
  * is unchanged by a common factor in a (s absorbs it), so the factor — the arbitrary magnitude of
  * the loss gradients — would only distort the reported scales and the cap of the starting scale.
  */
-export function whiteningScales(kernel: LossKernel, center: FloatArray, o: ViOptions, keys: Key[], a: Float64Array): void {
+export function whiteningScales(posterior: Posterior, o: ViOptions, keys: Key[], a: Float64Array): void {
   const S = whiteningSteps(o);
   if (S === 0) {
     a.fill(1);
     return;
   }
-  const { d, n, chains } = kernel;
+  const { d, n, chains, center } = posterior;
   const B = o.batch_size;
-  const positions = kernel.array(chains * d);
+  const positions = posterior.array(chains * d);
   for (let c = 0; c < chains; c++) positions.set(center, c * d);
   const rows = new Int32Array(chains * B);
   const rowViews = keys.map((_, c) => rows.subarray(c * B, (c + 1) * B));
-  const grad = kernel.array(chains * d);
+  const grad = posterior.array(chains * d);
   const loss = new Float64Array(chains);
   const v = a; // accumulate v in place, then map it to v^{1/4}
   v.fill(o.whitening_mode === 'rmsprop' ? 1 : 0);
   const decay = o.whitening_decay;
   for (let t = 0; t < S; t++) {
     for (let c = 0; c < chains; c++) fillBelow(fold(keys[c], t), n, rowViews[c]);
-    kernel.lossGrad(positions, rows, B, grad, loss);
+    posterior.lossGradient(positions, rows, B, grad, loss);
     for (let i = 0; i < chains * d; i++) v[i] = decay * v[i] + (1 - decay) * grad[i] * grad[i];
   }
   const correction = o.whitening_mode === 'adam' ? 1 - Math.pow(decay, S) : 1;

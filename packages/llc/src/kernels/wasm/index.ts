@@ -1,0 +1,14 @@
+/**
+ * The WebAssembly kernel's entry in the kernel registry: always available (it needs only Node), in
+ * the relaxed-SIMD build (fused multiply-add) where the runtime has it, else plain SIMD.
+ */
+import type { KernelEntry } from '../types';
+import { wasmSourceFiles } from './build';
+import { wasmKernel } from './kernel';
+
+export const wasm: KernelEntry = {
+  name: 'wasm',
+  available: () => ({ ok: true }),
+  create: (problem, { threads }) => wasmKernel(problem, threads),
+  sourceFiles: wasmSourceFiles,
+};

@@ -1,0 +1,62 @@
+/**
+ * Kernels round differently, so their chains part ways after a while; their λ̂ must still agree
+ * within Monte Carlo error. The same sample tasks (SGLD in float32, HMC in float64) on one trained
+ * target, on the native kernel and on the WebAssembly kernel: |λ̂_native − λ̂_wasm| ≤ 3 combined
+ * MCSEs.
+ */
+import { mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { native } from '../packages/llc/src/kernels/native';
+import { buildTargetRule } from '../rules/build-target';
+import { DEFAULT_PRESETS, Experiment, loadExperiment } from '../rules/experiment';
+import { sampleOnTarget } from '../rules/sample';
+import { REPO } from './support/workspace';
+
+describe.skipIf(!native.available().ok)('the native and WebAssembly kernels give the same λ̂ within Monte Carlo error', () => {
+  const root = mkdtempSync(join(tmpdir(), 'lh-kernel-agreement-'));
+  const saved = process.env.LAMBDA_HAT_KERNEL;
+  let exp: Experiment;
+
+  beforeAll(async () => {
+    symlinkSync(join(REPO, 'config'), join(root, 'config'));
+    // Wide enough (d = 1,345) and with enough rows (two full-data blocks of 1,024) that the kernels' products really differ.
+    writeFileSync(
+      join(root, 'exp.yaml'),
+      `experiment: kernels
+targets:
+  - { model: small, data: small, seed: 5, overrides: { model: { in_dim: 8, widths: [32, 32] }, data: { n_data: 1200 }, training: { steps: 1500 } } }
+samplers:
+  - { name: sgld, overrides: { step_size: 2.0e-6, batch_size: 64, warmup: 2000, steps: 20000, eval_every: 20 } }
+  - { name: hmc, overrides: { draws: 200, warmup: 150 } }
+`,
+    );
+    exp = await loadExperiment({ root, presets: DEFAULT_PRESETS }, join(root, 'exp.yaml'));
+    await buildTargetRule.run(exp.targets[0], { root, log: () => {} });
+  }, 120_000);
+
+  afterAll(() => {
+    if (saved === undefined) delete process.env.LAMBDA_HAT_KERNEL;
+    else process.env.LAMBDA_HAT_KERNEL = saved;
+    rmSync(root, { recursive: true, force: true });
+  });
+
+  for (const sampler of ['sgld', 'hmc']) {
+    it(sampler, async () => {
+      const run = exp.runs.find((r) => r.sampler === sampler)!;
+      const estimates = [];
+      for (const kernel of ['native', 'wasm']) {
+        process.env.LAMBDA_HAT_KERNEL = kernel;
+        const s = await sampleOnTarget(run, { root, log: () => {} });
+        expect(s.kernel.startsWith(kernel)).toBe(true);
+        estimates.push(s.summary);
+      }
+      const [a, b] = estimates;
+      const combined = Math.hypot(a.mcse, b.mcse);
+      expect(Math.abs(a.mean - b.mean), `λ̂ ${a.mean} ± ${a.mcse} (native) against ${b.mean} ± ${b.mcse} (wasm)`).toBeLessThanOrEqual(3 * combined);
+      // The estimates are not trivially equal: the kernels really computed separately.
+      expect(a.mean).not.toBe(b.mean);
+    }, 120_000);
+  }
+});
