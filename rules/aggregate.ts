@@ -1,5 +1,5 @@
 /**
- * Collects one experiment's runs into the `llc_runs` table (SPEC §8, columns in llc-runs.ts):
+ * Collects one experiment's runs into the `llc_runs` table (README, "The results table", columns in llc-runs.ts):
  * exactly the runs of the experiment file as it is now, one row each, as Parquet, Arrow IPC and CSV.
  */
 import { join } from 'node:path';

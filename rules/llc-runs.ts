@@ -1,5 +1,5 @@
 /**
- * The `llc_runs` table (SPEC §8): one row per run of an experiment. Its columns are defined once,
+ * The `llc_runs` table (README, "The results table"): one row per run of an experiment. Its columns are defined once,
  * here, with their meaning; the aggregate rule writes them as Parquet, Arrow IPC and CSV, the report
  * shows them, and the README's schema table is checked against this list by a test.
  */

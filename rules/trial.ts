@@ -1,5 +1,5 @@
 /**
- * One tuning trial (SPEC §7): a sampler run with the trial's parameters on a trained target, scored
+ * One tuning trial (README, "Tuning"): a sampler run with the trial's parameters on a trained target, scored
  * against the problem's HMC reference. While sampling it reports the objective of its running λ̂ at
  * CHECKPOINTS evenly spaced points and asks the pruner whether to stop; the study's finished trials,
  * which the pruner compares against, are read from a file the tuner rewrites as trials finish, so

@@ -1,25 +1,50 @@
-/** The default experiment, config/experiments.yaml, run as the README's first command runs it. */
+/**
+ * The default experiment, config/experiments.yaml, run as the README's first command runs it: with
+ * the fastest kernel this machine has, and on a machine without the native kernel, where every task
+ * runs on WebAssembly and says why.
+ */
 import { parquetReadObjects } from 'hyparquet';
 import { afterAll, describe, expect, it } from 'vitest';
+import { native } from '../packages/llc/src/kernels/native';
 import { DEFAULT_PRESETS, loadExperiment } from '../rules/experiment';
 import { ScratchWorkspace } from './support/workspace';
 
+async function runDefaultExperiment(ws: ScratchWorkspace) {
+  const exp = await loadExperiment({ root: ws.root, presets: DEFAULT_PRESETS }, ws.path('config/experiments.yaml'));
+  expect(new Set(exp.runs.map((r) => r.sampler))).toEqual(new Set(['hmc', 'mclmc', 'sgld', 'vi']));
+  const r = ws.nx('run-many', '-t', 'sample');
+  expect(r.status, r.output).toBe(0);
+  const file = ws.read(`artifacts/experiments/${exp.name}/llc_runs.parquet`);
+  const rows = (await parquetReadObjects({ file: new Uint8Array(file).buffer })) as Record<string, number | string>[];
+  expect(rows.map((row) => row.run_id).sort()).toEqual(exp.runs.map((run) => run.id).sort());
+  expect(new Set(rows.map((row) => row.sampler))).toEqual(new Set(['hmc', 'mclmc', 'sgld', 'vi']));
+  for (const row of rows) {
+    expect(Number.isFinite(row.llc_mean), String(row.run_id)).toBe(true);
+    expect(row.r_hat as number, String(row.run_id)).toBeLessThan(1.1);
+  }
+  return { output: r.output, rows, tasks: exp.targets.length + exp.runs.length };
+}
+
 describe('the default experiment', () => {
-  const ws = new ScratchWorkspace();
-  afterAll(() => ws.dispose());
+  const workspaces: ScratchWorkspace[] = [];
+  afterAll(() => workspaces.forEach((ws) => ws.dispose()));
 
   it('runs every sampler on every target and tabulates them all in llc_runs', async () => {
-    const exp = await loadExperiment({ root: ws.root, presets: DEFAULT_PRESETS }, ws.path('config/experiments.yaml'));
-    expect(new Set(exp.runs.map((r) => r.sampler))).toEqual(new Set(['hmc', 'mclmc', 'sgld', 'vi']));
-    const r = ws.nx('run-many', '-t', 'sample');
-    expect(r.status, r.output).toBe(0);
-    const file = ws.read(`artifacts/experiments/${exp.name}/llc_runs.parquet`);
-    const rows = (await parquetReadObjects({ file: new Uint8Array(file).buffer })) as Record<string, number | string>[];
-    expect(rows.map((row) => row.run_id).sort()).toEqual(exp.runs.map((run) => run.id).sort());
-    expect(new Set(rows.map((row) => row.sampler))).toEqual(new Set(['hmc', 'mclmc', 'sgld', 'vi']));
-    for (const row of rows) {
-      expect(Number.isFinite(row.llc_mean), String(row.run_id)).toBe(true);
-      expect(row.r_hat as number, String(row.run_id)).toBeLessThan(1.1);
-    }
+    const ws = new ScratchWorkspace();
+    workspaces.push(ws);
+    const { rows } = await runDefaultExperiment(ws);
+    const expected = native.available().ok ? 'native-' : 'wasm-';
+    for (const row of rows) expect(String(row.kernel).startsWith(expected), String(row.kernel)).toBe(true);
+  });
+
+  it('runs on the WebAssembly kernels where the native kernel is missing, and every task says why', async () => {
+    const ws = new ScratchWorkspace();
+    workspaces.push(ws);
+    ws.remove('packages/llc/src/kernels/native/build');
+    const { output, rows, tasks } = await runDefaultExperiment(ws);
+    for (const row of rows) expect(String(row.kernel), String(row.run_id)).toMatch(/^wasm-/);
+    const notices = output.match(/the faster native kernel was skipped: it is not built for the current sources\. To enable it: apt-get install build-essential libopenblas-dev && npm rebuild/g) ?? [];
+    // Once per task: every build and every sample.
+    expect(notices.length, output).toBe(tasks);
   });
 });

@@ -1,5 +1,5 @@
 /**
- * SGLD mechanics: the update rule of SPEC §4 re-implemented here in plain float64 and compared draw
+ * SGLD mechanics: the update rule of docs/mathematics.md re-implemented here in plain float64 and compared draw
  * by draw (all three preconditioners, with and without bias correction), burn-in and thinning,
  * work accounting, and reproducibility.
  */
@@ -31,7 +31,7 @@ function problem(chains: number, dtype: 'float32' | 'float64' = 'float64', batch
 type SgldOptions = Parameters<typeof sgld.run>[1];
 const OPTIONS: SgldOptions = { steps: 30, warmup: 4, batch_size: 8, step_size: 1e-3, precond: 'none', beta1: 0.9, beta2: 0.99, eps: 1e-8, bias_correction: true, eval_every: 1, chains: 2, dtype: 'float64' };
 
-/** SPEC §4, written out directly: the losses at every step after the burn-in. */
+/** docs/mathematics.md, written out directly: the losses at every step after the burn-in. */
 function specTrajectory(o: SgldOptions, seed: number): Float64Array {
   const chains = o.chains;
   const kernel = kernelFor(chains);

@@ -1,7 +1,7 @@
 /**
- * Experiment files: targets × samplers (SPEC §5). Loading one resolves every entry against the
+ * Experiment files: targets × samplers (README, "The experiment file"). Loading one resolves every entry against the
  * presets under `config/`, validates every key strictly, and gives each target and run its content
- * id (SPEC §6). Problems are collected across the whole file and reported together.
+ * id (README, "Ids and caching"). Problems are collected across the whole file and reported together.
  */
 import { existsSync, readdirSync } from 'node:fs';
 import { join, relative } from 'node:path';

@@ -1,5 +1,5 @@
 /**
- * Tuning files, `config/tune/*.yaml` (SPEC §7): which samplers' hyperparameters to search, on which
+ * Tuning files, `config/tune/*.yaml` (README, "Tuning"): which samplers' hyperparameters to search, on which
  * problems, against which HMC reference, with how many trials and how much time. Problems are
  * written as experiment targets and methods as experiment sampler entries, resolved against the
  * same presets; every key is validated as strictly as an experiment file, problems are collected

@@ -1,5 +1,5 @@
 /**
- * What a tune leaves for people (SPEC §7): the trials table (trials.parquet and trials.arrow, one
+ * What a tune leaves for people (README, "Tuning"): the trials table (trials.parquet and trials.arrow, one
  * row per trial of the current study) and best.yaml, the best parameters per (problem, method) as
  * sampler entries ready to paste under `samplers:` in an experiment file. Rewritten atomically as
  * trials finish, so an interrupted tune still shows what it found.

@@ -1,5 +1,5 @@
 /**
- * Teacher–student regression data (SPEC §3): inputs from one of five distributions, outputs from a
+ * Teacher–student regression data (docs/mathematics.md, "Stage A"): inputs from one of five distributions, outputs from a
  * randomly initialised teacher MLP, plus one of four noise models. Every array is a pure function
  * of the key, so the same seed gives the same bytes.
  */

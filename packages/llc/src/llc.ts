@@ -1,5 +1,5 @@
 /**
- * From recorded losses to λ̂ (SPEC §2): llc[c, t] = nβ·(L_n(w_{c,t}) − L0), averaged over every
+ * From recorded losses to λ̂ (docs/mathematics.md): llc[c, t] = nβ·(L_n(w_{c,t}) − L0), averaged over every
  * chain and kept draw, with its Monte Carlo standard error and convergence diagnostics.
  */
 import { chainDiagnostics, ChainDiagnostics } from './diagnostics';

@@ -1,5 +1,5 @@
 /**
- * From a resolved experiment to Nx projects (SPEC §6):
+ * From a resolved experiment to Nx projects (README, "Ids and caching"):
  *
  *   <tgt_…>        build-target                      one per target
  *   <sampler_…>    sample    dependsOn ^build-target one per (target, sampler entry)

@@ -1,5 +1,5 @@
 /**
- * `lambda-hat tune`: run or preview a tuning file (SPEC §7).
+ * `lambda-hat tune`: run or preview a tuning file (README, "Tuning").
  *
  *   lambda-hat tune --config config/tune/dev.yaml [--set key=value]... [--dry-run]
  *                   [--backend local|slurm-cpu|slurm-gpu] [--card <file>]

@@ -1,5 +1,5 @@
 /**
- * The tuner (SPEC §7): an ask/tell loop that keeps `batch_size` trials in flight on the selected
+ * The tuner (README, "Tuning"): an ask/tell loop that keeps `batch_size` trials in flight on the selected
  * backend, across every (problem, method) of a tuning file.
  *
  *   1. Targets: each problem's target is built unless its artifact is already there.

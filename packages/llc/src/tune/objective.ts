@@ -1,5 +1,5 @@
 /**
- * The tuning objectives (SPEC §7; the reference's `optuna.objective`), applied to the error
+ * The tuning objectives (README, "Tuning"; the reference's `optuna.objective`), applied to the error
  * x = λ̂ − λ_ref of a trial:
  *   abs:   |x|;
  *   huber: x²/(2δ) when |x| ≤ δ, else |x| − δ/2 (Huber 1964, scaled by 1/δ so that it equals |x| − δ/2

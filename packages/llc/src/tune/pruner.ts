@@ -1,5 +1,5 @@
 /**
- * Pruners for the tuning study (SPEC §7): the median stopping rule (Golovin et al. 2017, "Google
+ * Pruners for the tuning study (README, "Tuning"): the median stopping rule (Golovin et al. 2017, "Google
  * Vizier: a service for black-box optimization", automated early stopping; Optuna's MedianPruner)
  * and a pruner that never prunes. Minimisation.
  *

@@ -1,5 +1,5 @@
 /**
- * Search spaces for hyperparameter tuning (SPEC §7), as users write them in YAML: one distribution
+ * Search spaces for hyperparameter tuning (README, "Tuning"), as users write them in YAML: one distribution
  * per parameter, validated by strict zod schemas (unknown keys are errors). The three kinds follow
  * Optuna's distributions:
  *   - float:       uniform on [low, high], or log-uniform when `log` (then low > 0);

@@ -1,5 +1,5 @@
 /**
- * Samplers for the tuning study (SPEC §7): uniform random search, and the Tree-structured Parzen
+ * Samplers for the tuning study (README, "Tuning"): uniform random search, and the Tree-structured Parzen
  * Estimator (Bergstra et al. 2011, "Algorithms for hyper-parameter optimization"; Watanabe 2023,
  * "Tree-structured Parzen estimator: understanding its algorithm components and their roles for
  * better empirical performance"), in the univariate form of Optuna's TPESampler with
