@@ -7,7 +7,8 @@ import { describe, expect, it } from 'vitest';
 import { referenceKernel } from '../packages/llc/src/kernels/reference';
 import { MlpArch } from '../packages/llc/src/mlp';
 import { fillNormal, keyFromSeed } from '../packages/llc/src/rng';
-import hmc, { slowWindows } from '../packages/llc/src/samplers/hmc';
+import { slowWindows } from '../packages/llc/src/samplers/adaptation/window';
+import hmc from '../packages/llc/src/samplers/hmc';
 import { Posterior } from '../packages/llc/src/posterior';
 
 /** Linear regression on 3 inputs with a known design: posterior precision nβ·H + γ, H = (2/n)X̃ᵀX̃. */

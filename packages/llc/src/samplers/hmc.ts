@@ -1,21 +1,17 @@
 /**
- * Hamiltonian Monte Carlo with Stan's window adaptation (Hoffman & Gelman 2014, §3.2; Stan
- * Reference Manual, "HMC algorithm parameters"), on the localized tempered posterior
- *   U(w) = −log π(w) = nβ·L_n(w) + (γ/2)·‖w − w*‖².
- *
- * Per chain: a diagonal inverse mass matrix and a step size, both adapted during the warm-up:
- *   - the step size by Nesterov dual averaging toward `target_acceptance` (t0 = 10, γ = 0.05,
- *     κ = 0.75), restarted with μ = log(10·ε) after each slow window;
- *   - the inverse mass from the Welford variance of the positions in doubling slow windows
- *     (initial buffer 75, first window 25, final buffer 50, scaled to 15%/10% for short warm-ups),
- *     regularised as (c/(c+5))·var + 1e-3·5/(c+5).
- * Unlike the reference, the warm-up is the burn-in: chains continue from their adapted state.
- * Then `draws` transitions of `num_integration_steps` leapfrog steps with a Metropolis correction;
- * a transition whose energy error exceeds 1000 is a divergence.
+ * Hamiltonian Monte Carlo (Neal 2011, "MCMC using Hamiltonian dynamics"; docs/mathematics.md,
+ * "HMC") on the localized tempered posterior
+ *   U(w) = −log π(w) = nβ·L_n(w) + (γ/2)·‖w − w*‖²,
+ * with a step size and a diagonal inverse mass per chain. A transition draws a momentum, takes
+ * `num_integration_steps` leapfrog steps and applies a Metropolis correction; an energy error above
+ * 1000 is a divergence. The warm-up steps are transitions under Stan's window adaptation
+ * (adaptation/window.ts), and, unlike the reference, they are the burn-in: chains continue from
+ * their adapted state into `draws` plain transitions.
  */
 import { z } from 'zod';
 import type { FloatArray } from '../mlp';
 import { fillNormal, fillUniform, fold, Key } from '../rng';
+import { HmcParameters, windowAdaptation, WindowState } from './adaptation/window';
 import { runChains, StepSampler } from './loop';
 import type { Posterior } from '../posterior';
 import type { SamplerModule } from './types';
@@ -40,39 +36,9 @@ const options = z
 type Options = z.infer<typeof options>;
 
 const DIVERGENCE = 1000;
-const DA = { t0: 10, gamma: 0.05, kappa: 0.75 };
 
-/** Stan's slow windows: [start, end) intervals of the warm-up in which the metric is estimated. */
-export function slowWindows(warmup: number): [number, number][] {
-  if (warmup < 20) return [];
-  let init = 75;
-  let term = 50;
-  let base = 25;
-  if (init + term + base > warmup) {
-    init = Math.floor(0.15 * warmup);
-    term = Math.floor(0.1 * warmup);
-    base = warmup - init - term;
-  }
-  const windows: [number, number][] = [];
-  const last = warmup - term;
-  for (let start = init, size = base; start < last; size *= 2) {
-    // A window stretches to the final buffer when the next (doubled) one would not fit.
-    const end = start + size + 2 * size > last ? last : start + size;
-    windows.push([start, end]);
-    start = end;
-  }
-  return windows;
-}
-
-interface DualAveraging {
-  mu: Float64Array;
-  logStep: Float64Array;
-  logStepAvg: Float64Array;
-  hBar: Float64Array;
-  count: number;
-}
-
-interface State {
+/** The chains and the parameters their transitions run with. */
+interface Chains extends HmcParameters {
   q: FloatArray;
   p: FloatArray;
   grad: FloatArray; // ∇U at q
@@ -84,42 +50,28 @@ interface State {
   potentialNew: Float64Array;
   noise: Float64Array;
   uniform: Float64Array;
-  invMass: Float64Array; // chains × d
-  step: Float64Array; // per chain
-  da: DualAveraging;
-  welfordMean: Float64Array;
-  welfordM2: Float64Array;
-  welfordCount: number;
   gradEvals: number;
+}
+
+interface State extends Chains {
+  adaptation: WindowState;
   divergences: { warmup: number; sampling: number };
   acceptSum: number;
   acceptCount: number;
 }
 
-function restartDualAveraging(da: DualAveraging, step: Float64Array): void {
-  for (let c = 0; c < step.length; c++) {
-    da.mu[c] = Math.log(10 * step[c]);
-    da.logStep[c] = Math.log(step[c]);
-    da.logStepAvg[c] = 0;
-    da.hBar[c] = 0;
-  }
-  da.count = 0;
-}
-
 function makeHmc(posterior: Posterior, o: Options): StepSampler<State> {
   const { d, chains } = posterior;
   const L = o.num_integration_steps;
-  const windows = slowWindows(o.warmup);
-  const windowEnds = new Set(windows.map(([, end]) => end - 1));
-  const inWindow = (t: number) => windows.some(([a, b]) => t >= a && t < b);
+  const adaptation = windowAdaptation({ warmup: o.warmup, targetAcceptance: o.target_acceptance, adaptStepSize: o.adapt_step_size, adaptMassMatrix: o.adapt_mass_matrix });
 
   /** ∇U, L_n and U at `q` for every chain. */
-  const gradient = (s: State, q: FloatArray, grad: FloatArray, loss: Float64Array, potential: Float64Array) => {
+  const gradient = (s: Chains, q: FloatArray, grad: FloatArray, loss: Float64Array, potential: Float64Array) => {
     posterior.gradient(q, grad, loss, potential);
     s.gradEvals++;
   };
 
-  const kinetic = (s: State, p: FloatArray, c: number) => {
+  const kinetic = (s: Chains, p: FloatArray, c: number) => {
     let k = 0;
     for (let j = 0; j < d; j++) k += s.invMass[c * d + j] * p[c * d + j] ** 2;
     return 0.5 * k;
@@ -129,7 +81,7 @@ function makeHmc(posterior: Posterior, o: Options): StepSampler<State> {
    * One HMC transition for every chain with steps `step` (per chain) and the given number of
    * leapfrog steps. Returns per-chain acceptance probabilities and energies; accepted chains move.
    */
-  const transition = (s: State, key: Key, leapfrogSteps: number, step: Float64Array) => {
+  const transition = (s: Chains, key: Key, leapfrogSteps: number, step: Float64Array) => {
     fillNormal(fold(key, 0), s.noise);
     fillUniform(fold(key, 1), s.uniform);
     for (let i = 0; i < chains * d; i++) s.p[i] = s.noise[i] / Math.sqrt(s.invMass[i]);
@@ -175,7 +127,7 @@ function makeHmc(posterior: Posterior, o: Options): StepSampler<State> {
   /** ε·U(1 − j, 1 + j) per chain: varying the trajectory length breaks the near-periodicity of fixed-length trajectories. */
   const jitteredStep = new Float64Array(chains);
   const jitterUniform = new Float64Array(chains);
-  const jittered = (s: State, key: Key) => {
+  const jittered = (s: Chains, key: Key) => {
     fillUniform(fold(key, 2), jitterUniform);
     for (let c = 0; c < chains; c++) jitteredStep[c] = s.step[c] * (1 + o.step_size_jitter * (2 * jitterUniform[c] - 1));
     return jitteredStep;
@@ -185,7 +137,7 @@ function makeHmc(posterior: Posterior, o: Options): StepSampler<State> {
    * Stan's heuristic: from the current ε, double (or halve) until the acceptance probability of one
    * leapfrog step crosses 1/2; the first ε past the crossing is kept. Positions do not move.
    */
-  const findReasonableStep = (s: State, key: Key) => {
+  const findReasonableStep = (s: Chains, key: Key) => {
     const direction = new Float64Array(chains);
     const done = new Uint8Array(chains);
     const qKeep = Float64Array.from(s.q);
@@ -214,7 +166,7 @@ function makeHmc(posterior: Posterior, o: Options): StepSampler<State> {
   return {
     init(positions, key) {
       const size = chains * d;
-      const s: State = {
+      const s: Chains = {
         q: positions,
         p: posterior.array(size),
         grad: posterior.array(size),
@@ -228,19 +180,11 @@ function makeHmc(posterior: Posterior, o: Options): StepSampler<State> {
         uniform: new Float64Array(chains),
         invMass: new Float64Array(size).fill(1),
         step: new Float64Array(chains).fill(o.step_size),
-        da: { mu: new Float64Array(chains), logStep: new Float64Array(chains), logStepAvg: new Float64Array(chains), hBar: new Float64Array(chains), count: 0 },
-        welfordMean: new Float64Array(size),
-        welfordM2: new Float64Array(size),
-        welfordCount: 0,
         gradEvals: 0,
-        divergences: { warmup: 0, sampling: 0 },
-        acceptSum: 0,
-        acceptCount: 0,
       };
       gradient(s, s.q, s.grad, s.loss, s.potential);
       if (o.adapt_step_size) findReasonableStep(s, key);
-      restartDualAveraging(s.da, s.step);
-      return s;
+      return Object.assign(s, { adaptation: adaptation.init(s), divergences: { warmup: 0, sampling: 0 }, acceptSum: 0, acceptCount: 0 });
     },
 
     step(s, key, phase, t) {
@@ -252,40 +196,11 @@ function makeHmc(posterior: Posterior, o: Options): StepSampler<State> {
         s.acceptCount += chains;
         return { acceptance_rate: accept, energy, diverging: diverged, step_size: Float64Array.from(s.step) };
       }
-      const da = s.da;
-      if (o.adapt_step_size) {
-        da.count++;
-        const eta = 1 / (da.count + DA.t0);
-        const w = Math.pow(da.count, -DA.kappa);
-        for (let c = 0; c < chains; c++) {
-          da.hBar[c] = (1 - eta) * da.hBar[c] + eta * (o.target_acceptance - accept[c]);
-          da.logStep[c] = da.mu[c] - (Math.sqrt(da.count) / DA.gamma) * da.hBar[c];
-          da.logStepAvg[c] = w * da.logStep[c] + (1 - w) * da.logStepAvg[c];
-          s.step[c] = Math.exp(da.logStep[c]);
-        }
+      if (adaptation.update(s.adaptation, t, s.q, accept, s)) {
+        findReasonableStep(s, fold(key, 3));
+        adaptation.restart(s.adaptation, s);
       }
-      if (o.adapt_mass_matrix && inWindow(t)) {
-        s.welfordCount++;
-        for (let i = 0; i < chains * d; i++) {
-          const delta = s.q[i] - s.welfordMean[i];
-          s.welfordMean[i] += delta / s.welfordCount;
-          s.welfordM2[i] += delta * (s.q[i] - s.welfordMean[i]);
-        }
-        if (windowEnds.has(t)) {
-          const cnt = s.welfordCount;
-          for (let i = 0; i < chains * d; i++) s.invMass[i] = (cnt / (cnt + 5)) * (s.welfordM2[i] / (cnt - 1)) + 1e-3 * (5 / (cnt + 5));
-          s.welfordMean.fill(0);
-          s.welfordM2.fill(0);
-          s.welfordCount = 0;
-          if (o.adapt_step_size) {
-            for (let c = 0; c < chains; c++) s.step[c] = Math.exp(da.logStepAvg[c]);
-            findReasonableStep(s, fold(key, 3));
-            restartDualAveraging(da, s.step);
-          }
-        }
-      }
-      // The last warm-up step fixes each chain's step size at its averaged value.
-      if (o.adapt_step_size && t === o.warmup - 1) for (let c = 0; c < chains; c++) s.step[c] = Math.exp(da.logStepAvg[c]);
+      if (t === o.warmup - 1) adaptation.final(s.adaptation, s);
     },
 
     positions: (s) => s.q,
@@ -304,7 +219,7 @@ function makeHmc(posterior: Posterior, o: Options): StepSampler<State> {
         inverse_mass: perChain(massSummary),
         acceptance_rate: s.acceptCount ? s.acceptSum / s.acceptCount : null,
         divergences: s.divergences,
-        slow_windows: windows,
+        slow_windows: adaptation.windows,
       };
     },
   };

@@ -4,8 +4,7 @@
  * Monte Carlo") for the localized tempered posterior (docs/mathematics.md),
  *   log π(w) = −nβ·L_n(w) − (γ/2)·‖w − w*‖²,   ∇log π = −nβ·∇L_n − γ·(w − w*),
  * re-implemented from BlackJAX 1.2.x, the `sqrt_diag_cov` / `with_isokinetic_maruyama` line the
- * reference ran (1.2.5): blackjax/mcmc/mclmc.py, blackjax/mcmc/integrators.py,
- * blackjax/adaptation/mclmc_adaptation.py and the ESS of blackjax/diagnostics.py.
+ * reference ran (1.2.5): blackjax/mcmc/mclmc.py and blackjax/mcmc/integrators.py.
  *
  * - Dynamics: unit-norm velocity u, isokinetic (ESH, Ver Steeg & Galstyan 2021) velocity update
  *   and Euclidean position update composed as the McLachlan (b1, ½, 1 − 2b1, ½, b1),
@@ -15,16 +14,12 @@
  *   update and the position moves along σ⊙u.
  * - Noise: the partial velocity refresh u ← (u + νz)/‖u + νz‖, ν = √((e^{2·(ε/2)/L} − 1)/d), once
  *   before and once after each deterministic step (`with_isokinetic_maruyama`).
- * - Tuning (`mclmc_find_L_and_step_size`), run on all chains jointly as the burn-in:
- *   phases 1–2 adapt ε so that the energy-change variance per dimension approaches
- *   desired_energy_var; phase 2 also measures the posterior variances, which give L (and σ);
- *   phase 3 sets L = 0.4·ε·mean(steps/ESS) at fixed ε. The chains then sample from the tuned
- *   state, so the tuning steps are the discarded burn-in.
+ * - Warm-up: with `tune`, the steps of BlackJAX's L and ε tuning (adaptation/mclmc-tuning.ts);
+ *   the chains then sample from the tuned state, so the tuning steps are the discarded burn-in.
  */
 import { z } from 'zod';
-import { ess } from '../diagnostics';
-import type { FloatArray } from '../mlp';
 import { fillNormal, fold, Key } from '../rng';
+import { mclmcTuning, MIN_ESS_STEPS, phaseSteps, totalSteps, TunedChains, TuningState, tuningSchedule } from './adaptation/mclmc-tuning';
 import { Phase, runChains, StepSampler } from './loop';
 import type { Posterior } from '../posterior';
 import type { SamplerModule } from './types';
@@ -38,26 +33,8 @@ const INTEGRATORS = {
 
 /** BlackJAX's guard for normalising a vector: below this norm it is left as it is. */
 const NORM_TOL = 1e-13;
-/** Added to the energy-error ratio ξ so that log ξ stays finite (BlackJAX). */
-const XI_FLOOR = 1e-8;
-/** After a non-finite step the step size may not exceed 0.8 of the one that failed (BlackJAX). */
-const FAILED_STEP_SHRINK = 0.8;
-/** L = L_FACTOR·ε·mean(steps/ESS) in phase 3 (BlackJAX's Lfactor). */
-const L_FACTOR = 0.4;
-/** Initial guesses of `mclmc_find_L_and_step_size`: L = √d, ε = √d·0.25. */
-const INITIAL_STEP_FRACTION_OF_L = 0.25;
-/** Draws per chain the ESS of phase 3 needs (the project's ESS is undefined below this). */
-const MIN_ESS_STEPS = 4;
 
 const fraction = z.number().min(0).max(1);
-
-/**
- * Tuning steps of each phase: ⌊num_steps·frac⌋. (Some 1.2.x snapshots add one step to phases 1
- * and 2; without it a zero fraction cleanly skips its phase.)
- */
-function phaseSteps(o: { num_steps: number; frac_tune1: number; frac_tune2: number; frac_tune3: number }): [number, number, number] {
-  return [Math.floor(o.num_steps * o.frac_tune1), Math.floor(o.num_steps * o.frac_tune2), Math.floor(o.num_steps * o.frac_tune3)];
-}
 
 const options = z
   .strictObject({
@@ -103,72 +80,22 @@ const options = z
 
 export type MclmcOptions = z.infer<typeof options>;
 
-/** Which part of the tuning a warm-up step belongs to. */
-type TuningPhase = 'step_size' | 'step_size_and_variance' | 'preconditioner_readjust' | 'L_from_ess';
-
-export interface TuningSchedule {
-  step_size: number;
-  step_size_and_variance: number;
-  /** BlackJAX re-adapts ε for ⌊n2/3⌋ steps after switching the preconditioner on. */
-  preconditioner_readjust: number;
-  L_from_ess: number;
-}
-
-export interface MclmcState {
-  /** Positions, chains × d, in the kernel's precision. */
-  w: FloatArray;
-  /** Unit-norm velocities, chains × d. */
-  u: Float64Array;
-  /** ∇log π at w (float64, chains × d). */
-  g: Float64Array;
-  logDensity: Float64Array;
-  /** L_n at w, from the last gradient evaluation. */
-  loss: Float64Array;
+export interface MclmcState extends TunedChains {
   logDensityBefore: Float64Array;
   kineticChange: Float64Array;
-  /** The last step's total energy change per chain: kinetic change − Δlog π. */
-  energyChange: Float64Array;
   noise: Float64Array;
   /** Gradient evaluations per chain so far (each is one full-data gradient). */
   grads: number;
-  L: number;
-  stepSize: number;
-  /** The diagonal preconditioner (√ of the measured variances); ones without preconditioning. */
-  sqrtDiagCov: Float64Array;
-  tuning: TuningState;
+  /** Null without tuning. */
+  tuning: TuningState | null;
   /** Σ ΔE, Σ ΔE² and the count over all chains and sampling steps. */
   energySum: number;
   energySumSq: number;
   energyCount: number;
 }
 
-/** The state of `make_L_step_size_adaptation` and `make_adaptation_L`, shared by all chains. */
-interface TuningState {
-  /** Decayed sums of the weights and of weight·ξ/ε⁶ (BlackJAX's `time` and `x_average`). */
-  time: number;
-  xAverage: number;
-  stepSizeMax: number;
-  /** Step-size-weighted sums of (w − w*) and (w − w*)² over all chains in phase 2. */
-  varianceWeight: number;
-  varianceSum: Float64Array;
-  varianceSumSq: Float64Array;
-  /** Phase-3 positions, dimension-major: [j][chain][step], the layout the ESS reads. */
-  samples: Float64Array;
-  /** Last successful state per chain, restored when a tuning step goes non-finite. */
-  saved: { w: FloatArray; u: Float64Array; g: Float64Array; logDensity: Float64Array; loss: Float64Array };
-  failed: Uint8Array;
-}
-
-/** The tuning schedule for these options: the warm-up steps of each phase (all zero without tuning). */
-export function tuningSchedule(o: MclmcOptions): TuningSchedule {
-  if (!o.tune) return { step_size: 0, step_size_and_variance: 0, preconditioner_readjust: 0, L_from_ess: 0 };
-  const [n1, n2, n3] = phaseSteps(o);
-  return { step_size: n1, step_size_and_variance: n2, preconditioner_readjust: o.diagonal_preconditioning ? Math.floor(n2 / 3) : 0, L_from_ess: n3 };
-}
-
-function totalSteps(s: TuningSchedule): number {
-  return s.step_size + s.step_size_and_variance + s.preconditioner_readjust + s.L_from_ess;
-}
+/** The schedule belongs to the tuning; callers of this sampler read it here. */
+export { tuningSchedule };
 
 /** The discarded burn-in: the tuning steps, or as many steps at the given L and ε without tuning. */
 function burnInSteps(o: MclmcOptions): number {
@@ -176,22 +103,13 @@ function burnInSteps(o: MclmcOptions): number {
 }
 
 /**
- * MCLMC as a step sampler for the shared loop: warm-up steps are the tuning phases in order,
- * sampling steps run with the tuned L, ε and preconditioner.
+ * MCLMC as a step sampler for the shared loop: with `tune`, warm-up steps are tuning steps;
+ * sampling steps, and the burn-in without tuning, are plain transitions.
  */
 export function mclmcSampler(posterior: Posterior, o: MclmcOptions): StepSampler<MclmcState> {
-  const { d, chains, center } = posterior;
+  const { d, chains } = posterior;
   if (d < 2) throw new RangeError(`MCLMC needs at least 2 parameters (the velocity lives on the unit sphere), got d = ${d}`);
   const coefficients = INTEGRATORS[o.integrator];
-  const schedule = tuningSchedule(o);
-  const varianceStart = schedule.step_size;
-  const readjustStart = varianceStart + schedule.step_size_and_variance;
-  const essStart = readjustStart + schedule.preconditioner_readjust;
-  const tuningEnd = essStart + schedule.L_from_ess;
-  const decayRate = (o.num_effective_samples - 1) / (o.num_effective_samples + 1);
-
-  const phaseOf = (t: number): TuningPhase =>
-    t < varianceStart ? 'step_size' : t < readjustStart ? 'step_size_and_variance' : t < essStart ? 'preconditioner_readjust' : 'L_from_ess';
 
   /** Log density and its gradient at s.w for every chain, in one batched kernel call: log π = −U. */
   const evaluate = (s: MclmcState) => {
@@ -275,136 +193,8 @@ export function mclmcSampler(posterior: Posterior, o: MclmcOptions): StepSampler
     for (let c = 0; c < chains; c++) s.energyChange[c] = s.kineticChange[c] - s.logDensity[c] + s.logDensityBefore[c];
   };
 
-  const save = (s: MclmcState) => {
-    const { saved } = s.tuning;
-    saved.w.set(s.w);
-    saved.u.set(s.u);
-    saved.g.set(s.g);
-    saved.logDensity.set(s.logDensity);
-    saved.loss.set(s.loss);
-  };
+  const tuning = mclmcTuning(advance, posterior, o);
 
-  /**
-   * BlackJAX `handle_nans`, per chain: a chain whose new position or energy change is not finite
-   * goes back to its previous state and counts as a zero energy change. Returns whether any failed.
-   */
-  const restoreFailedChains = (s: MclmcState): boolean => {
-    const { saved, failed } = s.tuning;
-    let anyFailed = false;
-    for (let c = 0; c < chains; c++) {
-      const base = c * d;
-      let finite = Number.isFinite(s.energyChange[c]);
-      for (let j = 0; j < d && finite; j++) finite = Number.isFinite(s.w[base + j]);
-      failed[c] = finite ? 0 : 1;
-      if (finite) continue;
-      anyFailed = true;
-      s.w.set(saved.w.subarray(base, base + d), base);
-      s.u.set(saved.u.subarray(base, base + d), base);
-      s.g.set(saved.g.subarray(base, base + d), base);
-      s.logDensity[c] = saved.logDensity[c];
-      s.loss[c] = saved.loss[c];
-      s.energyChange[c] = 0;
-    }
-    return anyFailed;
-  };
-
-  /**
-   * The step-size predictor of `make_L_step_size_adaptation`, on the chain average of the energy
-   * error ξ = ΔE²/(d·desired_energy_var): with Var[ΔE] ∝ ε⁶, each step proposes
-   * ε = (Σ_t w_t·ξ_t/ε_t⁶ / Σ_t w_t)^(−1/6), sums decaying by (N_eff − 1)/(N_eff + 1) and weights
-   * w = exp(−½·(ln ξ/(6·trust_in_estimate))²) that discount steps far from the target; ε never
-   * exceeds 0.8 of a step size that produced a non-finite state.
-   */
-  const adaptStepSize = (s: MclmcState) => {
-    const t = s.tuning;
-    const eps = s.stepSize;
-    if (restoreFailedChains(s)) t.stepSizeMax = FAILED_STEP_SHRINK * eps;
-    let squaredEnergyChange = 0;
-    for (let c = 0; c < chains; c++) squaredEnergyChange += s.energyChange[c] * s.energyChange[c];
-    const xi = squaredEnergyChange / chains / (d * o.desired_energy_var) + XI_FLOOR;
-    const weight = Math.exp(-0.5 * (Math.log(xi) / (6 * o.trust_in_estimate)) ** 2);
-    t.xAverage = decayRate * t.xAverage + weight * (xi / eps ** 6);
-    t.time = decayRate * t.time + weight;
-    // Weights that all underflowed carry no information (BlackJAX would divide 0 by 0 here).
-    if (t.time > 0) s.stepSize = Math.min((t.xAverage / t.time) ** (-1 / 6), t.stepSizeMax);
-  };
-
-  /** Phase 2: the running, step-size-weighted moments of every successful chain's position. */
-  const accumulateVariance = (s: MclmcState) => {
-    const t = s.tuning;
-    for (let c = 0; c < chains; c++) {
-      if (t.failed[c]) continue;
-      t.varianceWeight += s.stepSize;
-      for (let j = 0, i = c * d; j < d; j++, i++) {
-        // Centred at w* so that E[x²] − E[x]² does not cancel catastrophically.
-        const x = s.w[i] - center[j];
-        t.varianceSum[j] += s.stepSize * x;
-        t.varianceSumSq[j] += s.stepSize * x * x;
-      }
-    }
-  };
-
-  /** End of phase 2: L = √(Σ variances); with preconditioning σ = √variances and L = √d. */
-  const setLFromVariance = (s: MclmcState) => {
-    const t = s.tuning;
-    let total = 0;
-    for (let j = 0; j < d; j++) {
-      const mean = t.varianceSum[j] / t.varianceWeight;
-      const variance = t.varianceSumSq[j] / t.varianceWeight - mean * mean;
-      total += variance;
-      if (o.diagonal_preconditioning) s.sqrtDiagCov[j] = Math.sqrt(variance);
-    }
-    s.L = o.diagonal_preconditioning ? Math.sqrt(d) : Math.sqrt(total);
-    if (!(s.L > 0) || !s.sqrtDiagCov.every((v) => v > 0))
-      throw new Error(`MCLMC tuning failed: the position variances measured in phase 2 are degenerate (Σ variances = ${total})`);
-    if (o.diagonal_preconditioning) {
-      // The step size is re-adapted from scratch under the new preconditioner.
-      t.time = 0;
-      t.xAverage = 0;
-      t.stepSizeMax = Infinity;
-    }
-  };
-
-  /**
-   * End of phase 3 (`make_adaptation_L`): L = 0.4·ε·mean_j(steps/ESS_j). BlackJAX measures one
-   * chain; here the ESS of each coordinate pools all chains, so the per-chain equivalent of
-   * steps/ESS is chains·steps/ESS.
-   */
-  const setLFromEss = (s: MclmcState) => {
-    const steps = schedule.L_from_ess;
-    const block = chains * steps;
-    let meanInverseEss = 0;
-    for (let j = 0; j < d; j++) meanInverseEss += block / ess(s.tuning.samples.subarray(j * block, (j + 1) * block), chains, steps);
-    meanInverseEss /= d;
-    s.L = L_FACTOR * s.stepSize * meanInverseEss;
-    if (!(s.L > 0 && Number.isFinite(s.L)))
-      throw new Error(`MCLMC tuning failed: the effective sample size of phase 3 is undefined (L = ${s.L}); the chains produced non-finite or constant positions`);
-  };
-
-  const recordEssSample = (s: MclmcState, index: number) => {
-    const steps = schedule.L_from_ess;
-    const block = chains * steps;
-    for (let c = 0; c < chains; c++) for (let j = 0; j < d; j++) s.tuning.samples[j * block + c * steps + index] = s.w[c * d + j];
-  };
-
-  const tuneStep = (s: MclmcState, key: Key, t: number) => {
-    const phase = phaseOf(t);
-    if (phase === 'L_from_ess') {
-      advance(s, key);
-      recordEssSample(s, t - essStart);
-      if (t === tuningEnd - 1) setLFromEss(s);
-      return;
-    }
-    save(s);
-    advance(s, key);
-    adaptStepSize(s);
-    if (phase === 'step_size_and_variance') {
-      accumulateVariance(s);
-      if (t === readjustStart - 1) setLFromVariance(s);
-    }
-  };
-
-  const initialL = Math.sqrt(d);
   return {
     init: (positions, key) => {
       const s: MclmcState = {
@@ -418,26 +208,10 @@ export function mclmcSampler(posterior: Posterior, o: MclmcOptions): StepSampler
         energyChange: new Float64Array(chains),
         noise: new Float64Array(chains * d),
         grads: 0,
-        L: o.tune ? initialL : o.L,
-        stepSize: o.tune ? initialL * INITIAL_STEP_FRACTION_OF_L : o.step_size,
+        L: o.L,
+        stepSize: o.step_size,
         sqrtDiagCov: new Float64Array(d).fill(1),
-        tuning: {
-          time: 0,
-          xAverage: 0,
-          stepSizeMax: Infinity,
-          varianceWeight: 0,
-          varianceSum: new Float64Array(d),
-          varianceSumSq: new Float64Array(d),
-          samples: new Float64Array(d * chains * schedule.L_from_ess),
-          saved: {
-            w: posterior.array(chains * d),
-            u: new Float64Array(chains * d),
-            g: new Float64Array(chains * d),
-            logDensity: new Float64Array(chains),
-            loss: new Float64Array(chains),
-          },
-          failed: new Uint8Array(chains),
-        },
+        tuning: null,
         energySum: 0,
         energySumSq: 0,
         energyCount: 0,
@@ -450,15 +224,17 @@ export function mclmcSampler(posterior: Posterior, o: MclmcOptions): StepSampler
         for (let j = 0; j < d; j++) row[j] /= norm;
       }
       evaluate(s);
+      if (o.tune) s.tuning = tuning.init(s);
       return s;
     },
     step: (s, key, phase: Phase, t) => {
-      if (phase === 'warmup') {
-        if (o.tune) tuneStep(s, key, t);
-        else advance(s, key);
+      if (phase === 'warmup' && s.tuning) {
+        tuning.update(s.tuning, s, key, t);
+        if (t === tuning.steps - 1) tuning.final(s.tuning, s);
         return;
       }
       advance(s, key);
+      if (phase === 'warmup') return;
       for (let c = 0; c < chains; c++) {
         s.energySum += s.energyChange[c];
         s.energySumSq += s.energyChange[c] * s.energyChange[c];
@@ -478,7 +254,7 @@ export function mclmcSampler(posterior: Posterior, o: MclmcOptions): StepSampler
         step_size: s.stepSize,
         integrator: o.integrator,
         grads_per_step: (coefficients.length - 1) / 2,
-        tuning_steps: { ...schedule },
+        tuning_steps: { ...tuning.schedule },
         preconditioner: o.diagonal_preconditioning
           ? { min: s.sqrtDiagCov.reduce((a, b) => Math.min(a, b)), max: s.sqrtDiagCov.reduce((a, b) => Math.max(a, b)) }
           : null,
