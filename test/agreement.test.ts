@@ -2,14 +2,11 @@
  * On a singular model with no closed form, the small MLP target (d = 45, n = 100), the MCMC
  * samplers must agree with each other: every pair within 10% or 3 combined MCSEs.
  */
-import { mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { buildTargetRule } from '../rules/build-target';
-import { DEFAULT_PRESETS, Experiment, loadExperiment } from '../rules/experiment';
 import { sampleRule } from '../rules/sample';
-import { REPO } from './support/workspace';
+import { TrainedExperiment, trainedExperiment } from './support/trained-experiment';
 
 /** Budgets that give each an MCSE of a few percent in seconds on one core. */
 const SAMPLERS = [
@@ -26,19 +23,16 @@ interface Estimate {
 }
 
 describe('HMC, MCLMC and SGLD agree on the small MLP target', () => {
-  const root = mkdtempSync(join(tmpdir(), 'lh-agreement-'));
   const estimates: Estimate[] = [];
-  let exp: Experiment;
+  let trained: TrainedExperiment;
 
   beforeAll(async () => {
-    symlinkSync(join(REPO, 'config'), join(root, 'config'));
-    writeFileSync(
-      join(root, 'exp.yaml'),
+    trained = await trainedExperiment(
+      'agreement',
       `experiment: agreement\ntargets:\n  - { model: small, data: small, teacher: _null, seed: 42 }\nsamplers:\n${SAMPLERS.map((s) => `  - ${s}`).join('\n')}\n`,
     );
-    exp = await loadExperiment({ root, presets: DEFAULT_PRESETS }, join(root, 'exp.yaml'));
+    const { root, exp } = trained;
     const log = () => {};
-    await buildTargetRule.run(exp.targets[0], { root, log });
     for (const run of exp.runs) {
       await sampleRule.run(run, { root, log });
       const a = JSON.parse(readFileSync(join(root, 'artifacts', 'runs', run.id, 'analysis.json'), 'utf8'));
@@ -46,7 +40,7 @@ describe('HMC, MCLMC and SGLD agree on the small MLP target', () => {
       console.log(`${run.sampler}: λ̂ = ${a.llc.mean.toFixed(4)} ± ${a.llc.mcse.toFixed(4)} (MCSE), R̂ ${a.llc.r_hat.toFixed(3)}, ESS ${a.llc.ess_bulk.toFixed(0)}`);
     }
   }, 300_000);
-  afterAll(() => rmSync(root, { recursive: true, force: true }));
+  afterAll(() => trained.dispose());
 
   it('every run has converged (R̂ < 1.05)', () => {
     for (const e of estimates) expect(e.r_hat, e.sampler).toBeLessThan(1.05);

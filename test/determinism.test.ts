@@ -4,29 +4,24 @@
  * counts.
  * Wall-clock facts live in timing.json, the only file allowed to differ.
  */
-import { mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { native } from '../packages/llc/src/kernels/native';
-import { buildTargetRule } from '../rules/build-target';
-import { DEFAULT_PRESETS, Experiment, loadExperiment } from '../rules/experiment';
 import { sampleRule } from '../rules/sample';
-import { REPO } from './support/workspace';
+import { scopedEnv, TrainedExperiment, trainedExperiment } from './support/trained-experiment';
 
 const DETERMINISTIC = ['traces.arrow', 'analysis.json', 'trace.svg', 'rank.svg', 'running-mean-fge.svg'];
 
 describe('run artifacts are bit-identical for the same seed and kernel', () => {
-  const root = mkdtempSync(join(tmpdir(), 'lh-determinism-'));
-  const saved = { kernel: process.env.LAMBDA_HAT_KERNEL, threads: process.env.LAMBDA_HAT_THREADS };
-  let exp: Experiment;
+  const env = scopedEnv(['LAMBDA_HAT_KERNEL', 'LAMBDA_HAT_THREADS']);
+  let trained: TrainedExperiment;
 
   beforeAll(async () => {
-    symlinkSync(join(REPO, 'config'), join(root, 'config'));
-    // Wide enough (d ≈ 13k) that the WebAssembly kernel really uses its threads, with n = 2000 so
-    // that full-data passes span two blocks per chain.
-    writeFileSync(
-      join(root, 'exp.yaml'),
+    // Wide enough (d ≈ 13k) that the kernels really use their threads, with n = 2000 so that
+    // full-data passes span two blocks per chain.
+    trained = await trainedExperiment(
+      'determinism',
       `experiment: determinism
 targets:
   - { model: small, data: small, seed: 3, overrides: { model: { in_dim: 32, widths: [96, 96] }, data: { n_data: 2000 }, training: { steps: 30 } } }
@@ -35,21 +30,16 @@ samplers:
   - { name: hmc, overrides: { draws: 6, warmup: 0, adapt_step_size: false, adapt_mass_matrix: false, step_size: 1.0e-4, num_integration_steps: 3 } }
 `,
     );
-    exp = await loadExperiment({ root, presets: DEFAULT_PRESETS }, join(root, 'exp.yaml'));
-    await buildTargetRule.run(exp.targets[0], { root, log: () => {} });
   }, 120_000);
 
   afterAll(() => {
-    process.env.LAMBDA_HAT_KERNEL = saved.kernel;
-    process.env.LAMBDA_HAT_THREADS = saved.threads;
-    if (saved.kernel === undefined) delete process.env.LAMBDA_HAT_KERNEL;
-    if (saved.threads === undefined) delete process.env.LAMBDA_HAT_THREADS;
-    rmSync(root, { recursive: true, force: true });
+    env.restore();
+    trained.dispose();
   });
 
   async function artifacts(kernel: string, threads: number): Promise<Map<string, Buffer>> {
-    process.env.LAMBDA_HAT_KERNEL = kernel;
-    process.env.LAMBDA_HAT_THREADS = String(threads);
+    env.set({ LAMBDA_HAT_KERNEL: kernel, LAMBDA_HAT_THREADS: String(threads) });
+    const { root, exp } = trained;
     const files = new Map<string, Buffer>();
     for (const run of exp.runs) {
       await sampleRule.run(run, { root, log: () => {} });
