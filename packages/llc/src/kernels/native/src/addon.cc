@@ -92,22 +92,24 @@ class KernelWrap : public Napi::ObjectWrap<KernelWrap> {
     }
     n_ = integer(spec.Get("n"), "n", 1, INT32_LIMIT);
     chains_ = static_cast<int32_t>(integer(spec.Get("chains"), "chains", 1, 1 << 20));
-    const int32_t maxBatch = static_cast<int32_t>(integer(spec.Get("maxBatch"), "maxBatch", 0, INT32_LIMIT));
+    maxBatch_ = static_cast<int32_t>(integer(spec.Get("maxBatch"), "maxBatch", 0, INT32_LIMIT));
     const double* X = static_cast<const double*>(arrayData(spec.Get("X"), napi_float64_array, static_cast<size_t>(n_) * arch.inDim, "X"));
     const double* Y = static_cast<const double*>(arrayData(spec.Get("Y"), napi_float64_array, static_cast<size_t>(n_) * arch.outDim, "Y"));
     const int32_t threads = static_cast<int32_t>(integer(spec.Get("threads"), "threads", 1, 1024));
     d_ = arch.d;
     // The kernel's own threads split the work (pool.h); OpenBLAS runs each product on the calling thread.
     lh::setBlasThreads(1);
-    kernel_ = lh::makeKernel(float32_, arch, X, Y, n_, chains_, maxBatch, threads);
+    kernel_ = lh::makeKernel(float32_, arch, X, Y, n_, chains_, maxBatch_, threads);
   }
 
  private:
   napi_typedarray_type floatType() const { return float32_ ? napi_float32_array : napi_float64_array; }
   size_t all() const { return static_cast<size_t>(chains_) * d_; }
 
-  // Row indices: `batch` per chain, each in [0, n).
+  // Row indices: `batch` per chain (at most the kernel's largest minibatch), each in [0, n).
   const int32_t* rowsOf(const Napi::Value& value, int32_t batch) {
+    if (batch > maxBatch_)
+      throw Napi::RangeError::New(value.Env(), "a minibatch of " + std::to_string(batch) + " rows exceeds the " + std::to_string(maxBatch_) + " this kernel was made for");
     const int32_t* rows = static_cast<const int32_t*>(arrayData(value, napi_int32_array, static_cast<size_t>(chains_) * batch, "rows"));
     for (size_t i = 0; i < static_cast<size_t>(chains_) * batch; i++)
       if (rows[i] < 0 || rows[i] >= n_) throw Napi::RangeError::New(value.Env(), "row index " + std::to_string(rows[i]) + " is outside [0, " + std::to_string(n_) + ")");
@@ -168,6 +170,7 @@ class KernelWrap : public Napi::ObjectWrap<KernelWrap> {
   int64_t n_ = 0;
   int32_t chains_ = 0;
   int32_t d_ = 0;
+  int32_t maxBatch_ = 0;
   std::unique_ptr<lh::Kernel> kernel_;
 };
 
