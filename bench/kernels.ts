@@ -32,7 +32,7 @@ function main(): void {
   const models = named.length ? named : args.includes('quick') ? MODELS.slice(0, 2) : MODELS;
   const maxThreads = Math.min(2, cpus().length);
   const variants: WasmVariant[] = relaxedSimdSupported() ? ['relaxed-simd', 'simd'] : ['simd'];
-  const nativeOk = native.available();
+  const nativeOk = native.available({ named: true });
   if (!nativeOk.ok) console.log(JSON.stringify({ bench: 'kernels', missing: `the native kernel: ${nativeOk.reason}` }));
   const loaded = loadNativeAddon();
   // The per-core peak against which to read the figures, measured here rather than assumed.

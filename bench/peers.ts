@@ -48,8 +48,9 @@ function torchStepsPerSecond(python: string, m: Model, mode: (typeof TORCH_MODES
 function main(): void {
   const torch = findTorch();
   if ('missing' in torch) emit({ missing: torch.missing });
-  const kernels = KERNELS.filter((k) => {
-    const a = k.available();
+  // CPU kernels, one thread each: bench/gpu compares the GPU with its own peers.
+  const kernels = KERNELS.filter((k) => k.name !== 'webgpu').filter((k) => {
+    const a = k.available({ named: true });
     if (!a.ok) emit({ missing: `the ${k.name} kernel: ${a.reason}` });
     return a.ok;
   });

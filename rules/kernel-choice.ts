@@ -3,8 +3,8 @@ import { describeIdentity } from '../packages/llc/src/kernels/identity';
 import { UserError } from './rule';
 
 /**
- * The kernel and threads for this worker, from LAMBDA_HAT_KERNEL (auto | native | wasm | reference,
- * default auto) and LAMBDA_HAT_THREADS (default 1). The environment, not the task spec, carries
+ * The kernel and threads for this worker, from LAMBDA_HAT_KERNEL (auto | webgpu | native | wasm |
+ * reference, default auto) and LAMBDA_HAT_THREADS (default 1). The environment, not the task spec, carries
  * them: they are properties of the machine a task runs on.
  */
 export function kernelSettings(env: NodeJS.ProcessEnv = process.env): { request: KernelRequest; threads: number } {
@@ -23,13 +23,13 @@ export function taskKernel(problem: KernelProblem, log: (message: string) => voi
   const { request, threads } = kernelSettings(env);
   let decision: ReturnType<typeof chooseKernel>;
   try {
-    decision = chooseKernel(request);
+    decision = chooseKernel(request, problem.dtype);
   } catch (e) {
     if (e instanceof KernelUnavailable) throw new UserError(`LAMBDA_HAT_KERNEL=${request}: ${e.message}`);
     throw e;
   }
   const kernel = decision.entry.create(problem, { threads });
-  const skipped = decision.skipped.map((s) => `; the faster ${s.name} kernel was skipped: ${s.reason}`).join('');
+  const skipped = decision.skipped.map((s) => `; ${s.name === request ? 'the' : 'the faster'} ${s.name} kernel was skipped: ${s.reason}`).join('');
   log(`kernel ${kernel.name} (${describeIdentity(kernel.identity)}) on ${kernel.threads} thread${kernel.threads > 1 ? 's' : ''}, LAMBDA_HAT_KERNEL=${request}${skipped}`);
   return kernel;
 }

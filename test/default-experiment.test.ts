@@ -33,7 +33,7 @@ describe('the default experiment', () => {
     const ws = new ScratchWorkspace();
     workspaces.push(ws);
     const { rows } = await runDefaultExperiment(ws);
-    const expected = native.available().ok ? 'native-' : 'wasm-';
+    const expected = native.available({ named: true }).ok ? 'native-' : 'wasm-';
     for (const row of rows) expect(String(row.kernel).startsWith(expected), String(row.kernel)).toBe(true);
   });
 

@@ -56,7 +56,7 @@ samplers:
     ['reference', [1, 1]],
   ] as const) {
     // Without the native addon its case is skipped (the kernel tests say why, or fail where it is required).
-    it.skipIf(kernel === 'native' && !native.available().ok)(`${kernel}: ${threadCounts.join(', ')} threads`, async () => {
+    it.skipIf(kernel === 'native' && !native.available({ named: true }).ok)(`${kernel}: ${threadCounts.join(', ')} threads`, async () => {
       const runs = [];
       for (const threads of threadCounts) runs.push(await artifacts(kernel, threads));
       for (const later of runs.slice(1)) for (const [name, bytes] of runs[0]) expect(later.get(name)!.equals(bytes), name).toBe(true);

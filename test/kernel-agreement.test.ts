@@ -9,7 +9,7 @@ import { native } from '../packages/llc/src/kernels/native';
 import { sampleOnTarget } from '../rules/sample';
 import { scopedEnv, TrainedExperiment, trainedExperiment } from './support/trained-experiment';
 
-describe.skipIf(!native.available().ok)('the native and WebAssembly kernels give the same λ̂ within Monte Carlo error', () => {
+describe.skipIf(!native.available({ named: true }).ok)('the native and WebAssembly kernels give the same λ̂ within Monte Carlo error', () => {
   const env = scopedEnv(['LAMBDA_HAT_KERNEL']);
   let trained: TrainedExperiment;
 

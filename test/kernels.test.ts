@@ -1,18 +1,21 @@
 /**
  * The fast kernels (WebAssembly in both builds, plain SIMD and relaxed-SIMD FMA; native C++ with
- * OpenBLAS) against the plain TypeScript float64 oracle: loss and gradient for every architecture
- * feature and loss, in float32 and float64, minibatch and multi-block full-data passes; results
- * independent of the thread count; the fused SGLD step; the normal streams the SGLD noise comes
- * from; and the native addon in worker threads.
+ * OpenBLAS; WGSL on a WebGPU adapter, here Mesa's software one) against the plain TypeScript
+ * float64 oracle: loss and gradient for every architecture feature and loss, in each kernel's
+ * precisions, minibatch and multi-block full-data passes; results independent of the thread count;
+ * the fused SGLD step, and the GPU's fused multi-step SGLD; the normal streams the SGLD noise comes
+ * from; the native addon in worker threads.
  *
- * Without the native addon (no C++ toolchain or OpenBLAS when npm install ran) its cases are skipped
- * with a warning, unless LAMBDA_HAT_REQUIRE_NATIVE=1 (CI sets it), which turns that into a failure.
+ * Without the native addon (no C++ toolchain or OpenBLAS when npm install ran) or a WebGPU adapter
+ * their cases are skipped with a warning, unless LAMBDA_HAT_REQUIRE_NATIVE=1 or
+ * LAMBDA_HAT_REQUIRE_WEBGPU=1 (CI sets both), which turn that into a failure.
  */
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Worker } from 'node:worker_threads';
 import { describe, expect, it } from 'vitest';
 import { loadNativeAddon, native } from '../packages/llc/src/kernels/native';
+import { webgpu } from '../packages/llc/src/kernels/webgpu';
 import { referenceKernel } from '../packages/llc/src/kernels/reference';
 import type { KernelProblem, LossKernel } from '../packages/llc/src/kernels/types';
 import { wasmBinary, WasmVariant } from '../packages/llc/src/kernels/wasm/build';
@@ -20,6 +23,7 @@ import { relaxedSimdSupported, wasmKernel } from '../packages/llc/src/kernels/wa
 import { instantiate } from '../packages/llc/src/kernels/wasm/pool';
 import { castTo, Dtype, FloatArray, initParams, layout, LossFn, MlpArch } from '../packages/llc/src/mlp';
 import { fillNormal, fold, keyFromSeed } from '../packages/llc/src/rng';
+import { REQUIRE_WEBGPU, useSoftwareVulkan } from './support/software-vulkan';
 import { REPO } from './support/workspace';
 
 const base: MlpArch = { in_dim: 5, out_dim: 2, widths: [16, 12], activation: 'tanh', bias: true, layernorm: false, skip_connections: false, residual_period: 2 };
@@ -36,25 +40,36 @@ const N = 2500; // three full-data blocks of 1024 rows
 const BATCH = 300; // two minibatch blocks of 256 rows in the WebAssembly kernel
 const CHAINS = 3;
 const TOLERANCE: Record<Dtype, number> = { float32: 1e-5, float64: 1e-12 };
+/** GPU arithmetic (its own tanh, exp and log, fused multiply-adds, float32 sums) is held to a looser bar. */
+const GPU_TOLERANCE: Record<Dtype, number> = { float32: 1e-4, float64: 0 };
 
 const VARIANTS: WasmVariant[] = relaxedSimdSupported() ? ['simd', 'relaxed-simd'] : ['simd'];
 if (VARIANTS.length === 1) console.warn('\n*** relaxed SIMD is not available in this runtime: only the plain SIMD build is tested ***\n');
 
-const nativeAvailable = native.available();
+const nativeAvailable = native.available({ named: true });
 const REQUIRE_NATIVE = process.env.LAMBDA_HAT_REQUIRE_NATIVE === '1';
 if (!nativeAvailable.ok) console.warn(`\n*** the native kernel is not available, its tests are skipped: ${nativeAvailable.reason} ***\n`);
 
+const webgpuAvailable = useSoftwareVulkan();
+
 interface Candidate {
   label: string;
+  precisions: readonly Dtype[];
+  tolerance: Record<Dtype, number>;
+  /** Whether LAMBDA_HAT_THREADS means anything to it. */
+  threaded: boolean;
   make(problem: KernelProblem, threads: number): LossKernel;
 }
+const BOTH = ['float32', 'float64'] as const;
 const CANDIDATES: Candidate[] = [
-  ...VARIANTS.map((variant) => ({ label: `wasm ${variant}`, make: (p: KernelProblem, threads: number) => wasmKernel(p, threads, variant) })),
-  ...(nativeAvailable.ok ? [{ label: 'native', make: (p: KernelProblem, threads: number) => native.create(p, { threads }) }] : []),
+  ...VARIANTS.map((variant) => ({ label: `wasm ${variant}`, precisions: BOTH, tolerance: TOLERANCE, threaded: true, make: (p: KernelProblem, threads: number) => wasmKernel(p, threads, variant) })),
+  ...(nativeAvailable.ok ? [{ label: 'native', precisions: BOTH, tolerance: TOLERANCE, threaded: true, make: (p: KernelProblem, threads: number) => native.create(p, { threads }) }] : []),
+  ...(webgpuAvailable.ok ? [{ label: 'webgpu', precisions: webgpu.precisions, tolerance: GPU_TOLERANCE, threaded: false, make: (p: KernelProblem) => webgpu.create(p, { threads: 1 }) }] : []),
 ];
 
-it('the native kernel is available where it is required', () => {
+it('the native and WebGPU kernels are available where they are required', () => {
   if (REQUIRE_NATIVE) expect(nativeAvailable).toEqual({ ok: true });
+  if (REQUIRE_WEBGPU) expect(webgpuAvailable).toEqual({ ok: true });
 });
 
 function setup(arch: MlpArch, lossFn: LossFn, dtype: Dtype, make: Candidate['make'] | 'reference', threads = 1) {
@@ -97,10 +112,10 @@ function relativeError(a: ArrayLike<number>, b: ArrayLike<number>): number {
 const sameBits = (a: FloatArray, b: FloatArray) => Buffer.from(a.buffer, a.byteOffset, a.byteLength).equals(Buffer.from(b.buffer, b.byteOffset, b.byteLength));
 
 describe('fast kernels agree with the TypeScript oracle', () => {
-  for (const { label, make } of CANDIDATES) {
+  for (const { label, make, precisions, tolerance } of CANDIDATES) {
     for (const [name, arch] of ARCHS) {
       for (const lossFn of [MSE, STUDENT]) {
-        for (const dtype of ['float32', 'float64'] as const) {
+        for (const dtype of precisions) {
           it(`${label}, ${name}, ${lossFn.kind}, ${dtype}`, () => {
             const fast = setup(arch, lossFn, dtype, make);
             const ref = setup(arch, lossFn, dtype, 'reference');
@@ -109,9 +124,9 @@ describe('fast kernels agree with the TypeScript oracle', () => {
               for (const minibatch of [true, false]) {
                 const got = evaluate(fast.kernel, fast.positions, minibatch);
                 const want = evaluate(ref.kernel, ref.positions, minibatch);
-                expect(relativeError(got.grad, want.grad), `gradient, minibatch ${minibatch}`).toBeLessThan(TOLERANCE[dtype]);
-                expect(relativeError(got.loss, want.loss), `loss, minibatch ${minibatch}`).toBeLessThan(TOLERANCE[dtype]);
-                if (!minibatch) expect(relativeError(got.lossOnly, want.loss)).toBeLessThan(TOLERANCE[dtype]);
+                expect(relativeError(got.grad, want.grad), `gradient, minibatch ${minibatch}`).toBeLessThan(tolerance[dtype]);
+                expect(relativeError(got.loss, want.loss), `loss, minibatch ${minibatch}`).toBeLessThan(tolerance[dtype]);
+                if (!minibatch) expect(relativeError(got.lossOnly, want.loss)).toBeLessThan(tolerance[dtype]);
               }
             } finally {
               fast.kernel.dispose();
@@ -124,7 +139,7 @@ describe('fast kernels agree with the TypeScript oracle', () => {
 });
 
 describe('threads', () => {
-  for (const { label, make } of CANDIDATES) {
+  for (const { label, make } of CANDIDATES.filter((c) => c.threaded)) {
     it(`${label}: two threads give bit-identical results to one (passes and the fused SGLD step)`, () => {
       const arch: MlpArch = { ...base, in_dim: 32, widths: [96, 96] };
       for (const dtype of ['float32', 'float64'] as const) {
@@ -152,8 +167,8 @@ function sgldSettings(precond: 0 | 1 | 2) {
 }
 
 describe('the fused SGLD step', () => {
-  for (const { label, make } of CANDIDATES) {
-    for (const dtype of ['float32', 'float64'] as const) {
+  for (const { label, make, precisions, tolerance } of CANDIDATES) {
+    for (const dtype of precisions) {
       for (const precond of [0, 1, 2] as const) {
         it(`${label} matches the oracle: ${dtype}, preconditioner ${['none', 'rmsprop', 'adam'][precond]}`, () => {
           const arch: MlpArch = { ...base, activation: 'relu' };
@@ -174,10 +189,10 @@ describe('the fused SGLD step', () => {
             const lossB = new Float64Array(CHAINS);
             fast.kernel.sgldStep(a, rows, BATCH, lossA, sgldSettings(precond));
             ref.kernel.sgldStep(b, rows, BATCH, lossB, sgldSettings(precond));
-            expect(relativeError(a.w, b.w)).toBeLessThan(TOLERANCE[dtype]);
-            expect(relativeError(a.v, b.v)).toBeLessThan(TOLERANCE[dtype]);
-            expect(relativeError(a.m, b.m)).toBeLessThan(TOLERANCE[dtype]);
-            expect(relativeError(lossA, lossB)).toBeLessThan(TOLERANCE[dtype]);
+            expect(relativeError(a.w, b.w)).toBeLessThan(tolerance[dtype]);
+            expect(relativeError(a.v, b.v)).toBeLessThan(tolerance[dtype]);
+            expect(relativeError(a.m, b.m)).toBeLessThan(tolerance[dtype]);
+            expect(relativeError(lossA, lossB)).toBeLessThan(tolerance[dtype]);
           } finally {
             fast.kernel.dispose();
           }
@@ -225,9 +240,9 @@ describe('normal streams', () => {
 });
 
 describe('arrays the kernel does not own', () => {
-  for (const { label, make } of CANDIDATES) {
+  for (const { label, make, precisions } of CANDIDATES) {
     it(`${label}: give the same results, copied in and out`, () => {
-      for (const dtype of ['float32', 'float64'] as const) {
+      for (const dtype of precisions) {
         const { kernel, positions } = setup(base, MSE, dtype, make);
         try {
           const owned = evaluate(kernel, positions, true);
@@ -281,4 +296,70 @@ it.skipIf(!nativeAvailable.ok)('the native addon runs in worker threads, two at 
     expect(sameBits(Float64Array.from(r.grad), want.grad)).toBe(true);
     expect(r.loss).toEqual(want.loss);
   }
+});
+
+describe.skipIf(!webgpuAvailable.ok)('the WebGPU kernel', () => {
+  const make = (p: KernelProblem) => webgpu.create(p, { threads: 1 });
+  const arch: MlpArch = { ...base, activation: 'relu' };
+  const settings = (t: number, precond: 0 | 1 | 2) => ({ ...sgldSettings(precond), bias1: 1 - 0.9 ** t, bias2: 1 - 0.99 ** t, noiseKey: fold(keyFromSeed(8), t) });
+  const steps = 40;
+  const manyRows = Int32Array.from({ length: steps * CHAINS * BATCH }, (_, i) => (i * 104729 + 7) % N);
+
+  /** 40 SGLD steps with the Adam preconditioner: one fused call on the GPU, or one call per step. */
+  function run(kernel: LossKernel, positions: FloatArray, d: number, fused: boolean) {
+    const arrays = { w: positions, grad: kernel.array(CHAINS * d), m: kernel.array(CHAINS * d), v: kernel.array(CHAINS * d).fill(1), center: Float64Array.from(positions.subarray(0, d)) };
+    const loss = new Float64Array(CHAINS);
+    const all = Array.from({ length: steps }, (_, t) => settings(t + 1, 2));
+    if (fused) kernel.sgldSteps!(arrays, manyRows, BATCH, loss, all);
+    else all.forEach((s, t) => kernel.sgldStep(arrays, manyRows.subarray(t * CHAINS * BATCH, (t + 1) * CHAINS * BATCH), BATCH, loss, s));
+    return { w: Float64Array.from(arrays.w), m: Float64Array.from(arrays.m), v: Float64Array.from(arrays.v), loss };
+  }
+
+  it('runs 40 fused SGLD steps in one submission as the oracle runs them one by one', () => {
+    const gpu = setup(arch, MSE, 'float32', make);
+    const ref = setup(arch, MSE, 'float32', 'reference');
+    ref.positions.set(gpu.positions);
+    try {
+      const a = run(gpu.kernel, gpu.positions, gpu.d, true);
+      const b = run(ref.kernel, ref.positions, ref.d, false);
+      for (const key of ['w', 'm', 'v', 'loss'] as const) expect(relativeError(a[key], b[key]), key).toBeLessThan(GPU_TOLERANCE.float32);
+    } finally {
+      gpu.kernel.dispose();
+    }
+  });
+
+  it('gives the same bits when run again on the same adapter', () => {
+    const results = [0, 1].map(() => {
+      const { kernel, positions, d } = setup(arch, MSE, 'float32', make);
+      try {
+        const full = evaluate(kernel, positions, false);
+        return [full.grad, full.loss, ...Object.values(run(kernel, positions, d, true))];
+      } finally {
+        kernel.dispose();
+      }
+    });
+    results[0].forEach((x, i) => expect(sameBits(x, results[1][i]), `result ${i}`).toBe(true));
+  });
+
+  it('draws the SGLD noise from the project stream: within 2e-6 of the exact normals', () => {
+    // With nβ = γ = 0 and ε = 1 the update from w = 0 is w ← ξ.
+    const { kernel, d } = setup(arch, MSE, 'float32', make);
+    try {
+      const w = kernel.array(CHAINS * d);
+      const arrays = { w, grad: kernel.array(CHAINS * d), m: kernel.array(CHAINS * d), v: kernel.array(CHAINS * d), center: kernel.array(d) };
+      const noiseKey = fold(keyFromSeed(9), 3);
+      kernel.sgldStep(arrays, rows, BATCH, new Float64Array(CHAINS), { ...sgldSettings(0), stepSize: 1, nBeta: 0, gamma: 0, noiseKey });
+      const exact = new Float64Array(CHAINS * d);
+      fillNormal(noiseKey, exact);
+      let worst = 0;
+      for (let i = 0; i < exact.length; i++) worst = Math.max(worst, Math.abs(w[i] - exact[i]));
+      expect(worst).toBeLessThan(2e-6);
+    } finally {
+      kernel.dispose();
+    }
+  });
+
+  it('computes float32 only: a float64 problem is refused', () => {
+    expect(() => webgpu.create({ arch, X: new Float64Array(N * arch.in_dim), Y: new Float64Array(N * arch.out_dim), n: N, lossFn: MSE, dtype: 'float64', chains: 1, maxBatch: 0 }, { threads: 1 })).toThrow(/float32 only/);
+  });
 });

@@ -96,7 +96,7 @@ describe('Posterior', () => {
 const KERNELS: [string, (p: KernelProblem) => LossKernel][] = [
   ['reference', referenceKernel],
   ['wasm', (p) => wasmKernel(p, 1)],
-  ...(native.available().ok ? [['native', (p: KernelProblem) => native.create(p, { threads: 1 })] as [string, (p: KernelProblem) => LossKernel]] : []),
+  ...(native.available({ named: true }).ok ? [['native', (p: KernelProblem) => native.create(p, { threads: 1 })] as [string, (p: KernelProblem) => LossKernel]] : []),
 ];
 
 describe('the fused SGLD step is w − ½ε·∇U_B(w) + √ε·ξ', () => {

@@ -47,7 +47,10 @@ describe.runIf(slurm)('Slurm backends', () => {
         expect(local.status, local.output).toBe(0);
         const reference = await results(ws, exp);
         for (const backend of ['slurm-cpu', 'slurm-gpu']) {
-          const r = ws.nx('run-many', '-t', 'sample', '--backend', backend, '--batch');
+          // The GPU card runs float32 work on WebGPU, which this cluster's fake GPU cannot: here it
+          // computes on the CPU, to compare bits with the local backend (the next test covers the GPU path).
+          const cpu = backend === 'slurm-gpu' ? ['--set', 'env.LAMBDA_HAT_KERNEL=auto'] : [];
+          const r = ws.nx('run-many', '-t', 'sample', '--backend', backend, '--batch', ...cpu);
           expect(r.status, r.output).toBe(0);
           // Every task really ran as a Slurm job, none came from the local run's cache.
           expect(r.cached).toEqual([]);
@@ -65,6 +68,28 @@ describe.runIf(slurm)('Slurm backends', () => {
       }
     },
     10 * MINUTE,
+  );
+
+  it(
+    "the GPU card fails float32 tasks with the reason on a node without a usable WebGPU adapter, and runs float64 tasks on the CPU",
+    async () => {
+      const ws = new ScratchWorkspace(
+        'experiment: gpu\ntargets:\n  - { model: small, data: small, seed: 1, overrides: { training: { steps: 200 } } }\nsamplers:\n  - { name: sgld, overrides: { steps: 400, warmup: 100, eval_every: 20, batch_size: 32 } }\n  - { name: hmc, overrides: { draws: 20, warmup: 20 } }\n',
+      );
+      try {
+        ws.env.VK_DRIVER_FILES = '/nonexistent/vulkan/icd.json';
+        const r = ws.nx('run-many', '-t', 'sample', '--backend', 'slurm-gpu', '--batch', '--set', 'retries=0');
+        expect(r.status).not.toBe(0);
+        expect(r.output).toMatch(/FAILED on slurm .*LAMBDA_HAT_KERNEL=webgpu: the webgpu kernel was asked for but is not available: no usable WebGPU adapter/s);
+        const exp = await loadExperiment({ root: ws.root, presets: DEFAULT_PRESETS }, ws.path('config/experiments.yaml'));
+        const hmc = exp.runs.find((run) => run.sampler === 'hmc')!;
+        expect(JSON.parse(ws.read(`artifacts/runs/${hmc.id}/analysis.json`).toString()).kernel).toMatch(/^(native|wasm)/);
+        expect(ws.exists(`artifacts/runs/${exp.runs.find((run) => run.sampler === 'sgld')!.id}`)).toBe(false);
+      } finally {
+        ws.dispose();
+      }
+    },
+    5 * MINUTE,
   );
 
   describe('faults', () => {

@@ -28,6 +28,8 @@ function classify(status: number | null, output: string): NxResult {
 
 export class ScratchWorkspace {
   readonly root = mkdtempSync(join(tmpdir(), 'lh-ws-'));
+  /** Environment for the nx runs, over this process's. */
+  readonly env: Record<string, string> = {};
 
   /** With an experiment file, it replaces the repository's experiments and tuning files; without, they are kept. */
   constructor(experimentYaml?: string) {
@@ -66,7 +68,7 @@ export class ScratchWorkspace {
   }
 
   private nxCommand(args: string[]): [string, string[], { cwd: string; env: NodeJS.ProcessEnv }] {
-    const env = { ...process.env, NX_DAEMON: 'false', NX_NO_CLOUD: 'true', NX_TUI: 'false', FORCE_COLOR: '0' };
+    const env = { ...process.env, ...this.env, NX_DAEMON: 'false', NX_NO_CLOUD: 'true', NX_TUI: 'false', FORCE_COLOR: '0' };
     return [join(this.root, 'node_modules', '.bin', 'nx'), [...args, '--outputStyle=static'], { cwd: this.root, env }];
   }
 

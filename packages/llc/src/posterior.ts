@@ -127,6 +127,18 @@ export class Posterior {
    * nβ, γ and w*. Each chain's minibatch loss goes to `loss`.
    */
   sgldStep(state: Omit<SgldArrays, 'center'>, rows: Int32Array, batch: number, loss: Float64Array, update: Omit<SgldStep, 'nBeta' | 'gamma'>): void {
-    this.kernel.sgldStep({ ...state, center: this.center }, rows, batch, loss, { ...update, nBeta: this.nBeta, gamma: this.gamma });
+    this.sgldSteps(state, rows, batch, loss, [update]);
+  }
+
+  /**
+   * updates.length SGLD steps, step s with the rows rows[s·chains·batch …]: one submission on a
+   * kernel that fuses steps (the GPU kernel), else step by step; the same either way.
+   */
+  sgldSteps(state: Omit<SgldArrays, 'center'>, rows: Int32Array, batch: number, loss: Float64Array, updates: Omit<SgldStep, 'nBeta' | 'gamma'>[]): void {
+    const arrays = { ...state, center: this.center };
+    const steps = updates.map((u) => ({ ...u, nBeta: this.nBeta, gamma: this.gamma }));
+    if (this.kernel.sgldSteps) return this.kernel.sgldSteps(arrays, rows, batch, loss, steps);
+    const perStep = this.chains * batch;
+    steps.forEach((step, s) => this.kernel.sgldStep(arrays, rows.subarray(s * perStep, (s + 1) * perStep), batch, loss, step));
   }
 }

@@ -90,6 +90,7 @@ export function referenceKernel({ arch, X, Y, n, lossFn, dtype, chains, maxBatch
 
 export const reference: KernelEntry = {
   name: 'reference',
+  precisions: ['float32', 'float64'],
   available: () => ({ ok: true }),
   create: (problem) => referenceKernel(problem),
   // All of it is TypeScript, which the import closure already covers.

@@ -74,7 +74,13 @@ export interface LossKernel {
    * drift, localizer and noise.
    */
   sgldStep(arrays: SgldArrays, rows: Int32Array, batch: number, out: Float64Array, step: SgldStep): void;
-  /** Releases the kernel's threads. */
+  /**
+   * `steps.length` SGLD steps, step s with the rows rows[s·chains·batch …] and the settings steps[s]:
+   * the same as sgldStep for each in turn. Kernels that can fuse them into one submission (the GPU
+   * kernel) implement it; for the others the Posterior calls sgldStep step by step.
+   */
+  sgldSteps?(arrays: SgldArrays, rows: Int32Array, batch: number, out: Float64Array, steps: SgldStep[]): void;
+  /** Releases the kernel's threads and memory. */
   dispose(): void;
 }
 
@@ -83,7 +89,7 @@ export interface LossKernel {
  * give the same bits. Anything else about a kernel (threads, speed) never changes a result.
  */
 export interface NumericIdentity {
-  /** The registry entry: `reference`, `wasm` or `native`. */
+  /** The registry entry: `webgpu`, `native`, `wasm` or `reference`. */
   kernel: KernelName;
   precision: Dtype;
   /** Whether products fuse multiply and add (one rounding instead of two). */
@@ -92,7 +98,7 @@ export interface NumericIdentity {
   implementation: string;
 }
 
-export type KernelName = 'native' | 'wasm' | 'reference';
+export type KernelName = 'webgpu' | 'native' | 'wasm' | 'reference';
 
 export interface KernelOptions {
   /** Threads one task may use; results never depend on it. */
@@ -104,8 +110,13 @@ export type Availability = { ok: true } | { ok: false; reason: string };
 /** One implementation of LossKernel in the registry (kernels/index.ts). */
 export interface KernelEntry {
   readonly name: KernelName;
-  /** Whether it can run here, or what is missing and how to get it. */
-  available(): Availability;
+  /** The precisions it computes in. */
+  readonly precisions: readonly Dtype[];
+  /**
+   * Whether it can run here, or what is missing and how to get it. `named`: the user asked for this
+   * kernel by name, rather than `auto` choosing it.
+   */
+  available(request: { named: boolean }): Availability;
   create(problem: KernelProblem, options: KernelOptions): LossKernel;
   /** Files that decide what it computes without being imported (C++, AssemblyScript): cache inputs. */
   sourceFiles(): string[];

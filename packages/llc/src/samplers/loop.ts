@@ -18,6 +18,11 @@ export interface StepSampler<S> {
   init(positions: FloatArray, key: Key): S;
   /** Advances every chain one step, in place (allocation-free steps keep big models fast). */
   step(state: S, key: Key, phase: Phase, stepIndex: number): StepInfo | void;
+  /**
+   * Advances every chain keys.length steps, the same as `step` with each key in turn, for samplers
+   * whose steps report nothing and which a kernel can run several at a time (SGLD on the GPU).
+   */
+  steps?(state: S, keys: Key[], phase: Phase, firstIndex: number): void;
   positions(state: S): FloatArray;
   /** L_n at the current positions when the step already computed it (saves a forward pass per draw). */
   losses?(state: S): Float64Array;
@@ -36,6 +41,8 @@ export interface LoopOptions {
 }
 
 const INIT_JITTER = 0.01;
+/** Most steps handed to `steps` at once: a bound on the memory of their minibatches, and the progress granularity. */
+const STEPS_PER_CALL = 256;
 /** The reporter throttles what is shown; this only keeps the callback off the hot path. */
 const PROGRESS_EVERY_MS = 100;
 
@@ -74,10 +81,25 @@ export function runChains<S>(sampler: StepSampler<S>, posterior: Posterior, opts
     }
   };
 
+  /** Steps [from, to) of a phase whose first step has key index `keyOffset`; the last step's info. */
+  const advance = (phase: Phase, keyOffset: number, from: number, to: number): StepInfo | void => {
+    if (sampler.steps) {
+      for (let t = from; t < to; t += STEPS_PER_CALL) {
+        const count = Math.min(STEPS_PER_CALL, to - t);
+        sampler.steps(state, Array.from({ length: count }, (_, i) => fold(stepKey, keyOffset + t + i)), phase, t);
+      }
+      return;
+    }
+    let info: StepInfo | void = undefined;
+    for (let t = from; t < to; t++) info = sampler.step(state, fold(stepKey, keyOffset + t), phase, t);
+    return info;
+  };
+
   report('warmup', 0, opts.warmup);
-  for (let t = 0; t < opts.warmup; t++) {
-    sampler.step(state, fold(stepKey, t), 'warmup', t);
-    report('warmup', t + 1, opts.warmup);
+  const warmupChunk = sampler.steps ? STEPS_PER_CALL : 1;
+  for (let t = 0; t < opts.warmup; t += warmupChunk) {
+    advance('warmup', 0, t, Math.min(opts.warmup, t + warmupChunk));
+    report('warmup', Math.min(opts.warmup, t + warmupChunk), opts.warmup);
   }
   const warmupEnd = performance.now();
   const warmupWork = sampler.work(state);
@@ -85,10 +107,8 @@ export function runChains<S>(sampler: StepSampler<S>, posterior: Posterior, opts
 
   let llcSum = 0;
   report('sampling', 0, draws);
-  for (let t = 0; t < draws * opts.recordEvery; t++) {
-    const info = sampler.step(state, fold(stepKey, opts.warmup + t), 'sampling', t);
-    if ((t + 1) % opts.recordEvery !== 0) continue;
-    const k = (t + 1) / opts.recordEvery - 1;
+  for (let k = 0; k < draws; k++) {
+    const info = advance('sampling', opts.warmup, k * opts.recordEvery, (k + 1) * opts.recordEvery);
     const known = sampler.losses?.(state);
     if (!known) {
       posterior.loss(sampler.positions(state), loss);

@@ -9,7 +9,7 @@
  */
 import { z } from 'zod';
 import type { FloatArray } from '../mlp';
-import { fillBelow, fold } from '../rng';
+import { fillBelow, fold, Key } from '../rng';
 import { runChains, StepSampler } from './loop';
 import type { SamplerModule } from './types';
 
@@ -40,6 +40,7 @@ interface State {
   m: FloatArray;
   v: FloatArray;
   grad: FloatArray;
+  /** Minibatch rows of the steps in flight, chains × B per step. */
   rows: Int32Array;
   loss: Float64Array;
   t: number;
@@ -54,22 +55,10 @@ export const sgld: SamplerModule<typeof options> = {
     const { d, n, chains } = posterior;
     const B = o.batch_size;
 
-    const sampler: StepSampler<State> = {
-      work: (s) => ({ grads: s.t, fge: (s.t * B) / n }),
-      init: (positions) => ({
-        w: positions,
-        m: posterior.array(chains * d),
-        v: posterior.array(chains * d).fill(1),
-        grad: posterior.array(chains * d),
-        rows: new Int32Array(chains * B),
-        loss: new Float64Array(chains),
-        t: 0,
-      }),
-      positions: (s) => s.w,
-      step: (s, stepKey) => {
-        fillBelow(fold(stepKey, 0), n, s.rows);
+    const updates = (s: State, keys: Key[]) =>
+      keys.map((stepKey) => {
         s.t++;
-        posterior.sgldStep(s, s.rows, B, s.loss, {
+        return {
           stepSize: o.step_size,
           precond: PRECOND[o.precond],
           beta1: o.beta1,
@@ -78,7 +67,27 @@ export const sgld: SamplerModule<typeof options> = {
           bias1: o.bias_correction ? 1 - Math.pow(o.beta1, s.t) : 1,
           bias2: o.bias_correction ? 1 - Math.pow(o.beta2, s.t) : 1,
           noiseKey: fold(stepKey, 1),
-        });
+        };
+      });
+
+    const sampler: StepSampler<State> = {
+      work: (s) => ({ grads: s.t, fge: (s.t * B) / n }),
+      init: (positions) => ({
+        w: positions,
+        m: posterior.array(chains * d),
+        v: posterior.array(chains * d).fill(1),
+        grad: posterior.array(chains * d),
+        rows: new Int32Array(0),
+        loss: new Float64Array(chains),
+        t: 0,
+      }),
+      positions: (s) => s.w,
+      step: (s, key, phase, t) => sampler.steps!(s, [key], phase, t),
+      steps: (s, keys) => {
+        const perStep = chains * B;
+        if (s.rows.length < keys.length * perStep) s.rows = new Int32Array(keys.length * perStep);
+        keys.forEach((stepKey, i) => fillBelow(fold(stepKey, 0), n, s.rows.subarray(i * perStep, (i + 1) * perStep)));
+        posterior.sgldSteps(s, s.rows, B, s.loss, updates(s, keys));
       },
     };
     return runChains(sampler, posterior, { warmup: o.warmup, steps: o.steps, recordEvery: o.eval_every }, key, progress);

@@ -25,6 +25,7 @@ export function loadNativeAddon(): { addon: NativeAddon } | { reason: string } {
 
 export const native: KernelEntry = {
   name: 'native',
+  precisions: ['float32', 'float64'],
   available() {
     const l = loadNativeAddon();
     return 'addon' in l ? { ok: true } : { ok: false, reason: l.reason };

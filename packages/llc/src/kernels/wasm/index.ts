@@ -8,6 +8,7 @@ import { wasmKernel } from './kernel';
 
 export const wasm: KernelEntry = {
   name: 'wasm',
+  precisions: ['float32', 'float64'],
   available: () => ({ ok: true }),
   create: (problem, { threads }) => wasmKernel(problem, threads),
   sourceFiles: wasmSourceFiles,
