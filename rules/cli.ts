@@ -3,6 +3,7 @@
  *
  *   lambda-hat run <rule> <task.json>      run one task (a worker process; a Slurm job step)
  *   lambda-hat validate <experiment.yaml>  check an experiment file, list its targets and runs
+ *   lambda-hat doctor                      what this machine offers: kernels, GPU, BLAS, Slurm
  *   lambda-hat tune --config <tune.yaml>    tune samplers' hyperparameters (plugins/lambda-hat/src/tune-cli.ts)
  *
  * Mistakes in input (ConfigError, UserError) print their message alone and exit with status 2;
@@ -11,6 +12,7 @@
 import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { ConfigError, DEFAULT_PRESETS, loadExperiment } from './experiment';
+import { doctor } from './doctor';
 import { RULES } from './index';
 import { progressReporter } from './progress';
 import { UserError } from './rule';
@@ -18,6 +20,7 @@ import { UserError } from './rule';
 const USAGE = `usage:
   lambda-hat run <rule> <task.json>       rules: ${Object.keys(RULES).join(', ')}
   lambda-hat validate <experiment.yaml>
+  lambda-hat doctor
   lambda-hat tune --config <tune.yaml> [--set key=value]... [--dry-run] [--backend name]`;
 
 const workspaceRoot = () => resolve(__dirname, '..');
@@ -67,6 +70,7 @@ export function main(argv: string[]): Promise<number> {
   return withInputErrors(async () => {
     if (command === 'run') await run(rest);
     else if (command === 'validate') await validateCommand(rest);
+    else if (command === 'doctor' && rest.length === 0) console.log(doctor().join('\n'));
     else throw new UserError(USAGE);
     return 0;
   });

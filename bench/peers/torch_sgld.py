@@ -7,9 +7,9 @@ the same work per step as lambda-hat's SGLD with `precond: none`. Two ways of wr
   loop     one torch.nn.Sequential per chain, chains one after another (the common way);
   batched  all chains in one set of tensors [chains, out, in], layers as torch.baddbmm, one
            backward pass for every chain.
-One thread (torch.set_num_threads(1); the caller also sets OPENBLAS_NUM_THREADS=1 and
-OMP_NUM_THREADS=1). Prints one JSON object: chain-steps per second over at least `seconds` of
-steps after a warm-up.
+One CPU thread (torch.set_num_threads(1); the caller also sets OPENBLAS_NUM_THREADS=1 and
+OMP_NUM_THREADS=1), or with "device": "cuda" the GPU (bench/gpu). Prints one JSON object:
+chain-steps per second over at least `seconds` of steps after a warm-up.
 
     python3 torch_sgld.py '{"in_dim": 64, "widths": [256, 256], "n": 20000, "chains": 4,
                             "batch": 256, "mode": "batched", "seconds": 3}'
@@ -29,13 +29,14 @@ def main():
     torch.manual_seed(0)
     in_dim, widths, n = spec["in_dim"], spec["widths"], spec["n"]
     chains, batch, seconds = spec["chains"], spec["batch"], spec["seconds"]
+    device = torch.device(spec.get("device", "cpu"))
     eps, gamma, n_beta = 1e-7, 1.0, n / math.log(n)
-    X = torch.randn(n, in_dim)
-    Y = torch.randn(n, 1)
+    X = torch.randn(n, in_dim, device=device)
+    Y = torch.randn(n, 1, device=device)
     dims = [in_dim, *widths, 1]
 
     def uniform(*shape, fan_in):
-        return (torch.rand(*shape) * 2 - 1) / math.sqrt(fan_in)
+        return (torch.rand(*shape, device=device) * 2 - 1) / math.sqrt(fan_in)
 
     if spec["mode"] == "loop":
         models = []
@@ -45,13 +46,13 @@ def main():
                 layers.append(torch.nn.Linear(dims[i], dims[i + 1]))
                 if i < len(dims) - 2:
                     layers.append(torch.nn.ReLU())
-            models.append(torch.nn.Sequential(*layers))
+            models.append(torch.nn.Sequential(*layers).to(device))
         params = [list(m.parameters()) for m in models]
         centers = [[p.detach().clone() for p in ps] for ps in params]
 
         def step():
             for m, ps, cs in zip(models, params, centers):
-                idx = torch.randint(n, (batch,))
+                idx = torch.randint(n, (batch,), device=device)
                 loss = torch.nn.functional.mse_loss(m(X[idx]), Y[idx])
                 grads = torch.autograd.grad(loss, ps)
                 with torch.no_grad():
@@ -65,7 +66,7 @@ def main():
         centers = [p.detach().clone() for p in params]
 
         def step():
-            idx = torch.randint(n, (chains, batch))
+            idx = torch.randint(n, (chains, batch), device=device)
             h = X[idx]
             for i, (w, b) in enumerate(zip(weights, biases)):
                 h = torch.baddbmm(b, h, w.transpose(1, 2))
@@ -78,17 +79,24 @@ def main():
                 for p, g, c in zip(params, grads, centers):
                     p.add_(-0.5 * eps * (gamma * (p - c) + n_beta * g) + math.sqrt(eps) * torch.randn_like(p))
 
+    def synchronize():
+        if device.type == "cuda":
+            torch.cuda.synchronize()
+
     for _ in range(3):
         step()
+    synchronize()
     steps = 0
     start = time.perf_counter()
     while True:
         step()
         steps += 1
-        elapsed = time.perf_counter() - start
-        if elapsed >= seconds:
-            break
-    print(json.dumps({"chain_steps_per_s": chains * steps / elapsed, "steps": steps, "torch": torch.__version__}))
+        if steps % 10 == 0:
+            synchronize()
+            elapsed = time.perf_counter() - start
+            if elapsed >= seconds:
+                break
+    print(json.dumps({"chain_steps_per_s": chains * steps / elapsed, "steps": steps, "torch": torch.__version__, "device": str(device)}))
 
 
 if __name__ == "__main__":

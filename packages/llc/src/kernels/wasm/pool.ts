@@ -8,8 +8,8 @@
  * Synchronisation is a generation counter in a shared Int32Array: the caller writes the job, bumps
  * the generation and notifies; each worker runs its share and counts itself done.
  */
-import { join } from 'node:path';
 import { Worker } from 'node:worker_threads';
+import { workerSource } from '../worker-source';
 
 const CTRL = { generation: 0, done: 1, fn: 2, tasks: 3, argsPerTask: 4, scratchArg: 5, failed: 6, stop: 7, ready: 8 } as const;
 const CTRL_WORDS = 9;
@@ -87,10 +87,9 @@ export class ThreadPool {
     this.shared = { ctrl: new SharedArrayBuffer(CTRL_WORDS * 4), args: new SharedArrayBuffer(maxArgs * 8), names, scratch };
     this.ctrl = new Int32Array(this.shared.ctrl);
     this.args = new Float64Array(this.shared.args);
-    const register = require.resolve('@swc-node/register');
-    const entry = join(__dirname, 'worker.ts');
+    const source = workerSource(__dirname, 'worker', __filename);
     for (let t = 1; t < threads; t++) {
-      const worker = new Worker(`require(${JSON.stringify(register)}); require(${JSON.stringify(entry)});`, {
+      const worker = new Worker(source, {
         eval: true,
         workerData: { module, memory, shared: this.shared, thread: t, threads },
       });

@@ -10,6 +10,7 @@ import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { Worker } from 'node:worker_threads';
+import { workerSource } from '../worker-source';
 import { CONTROL, CONTROL_WORDS, readText, TEXT_BYTES } from './protocol';
 
 export interface AdapterInfo {
@@ -83,9 +84,12 @@ export function gpu(): Gpu {
   if (missing) return (state = { ok: false, reason: missing });
   const control = new Int32Array(new SharedArrayBuffer(CONTROL_WORDS * 4));
   const text = new Uint8Array(new SharedArrayBuffer(TEXT_BYTES));
-  const register = JSON.stringify(require.resolve('@swc-node/register'));
-  const entry = JSON.stringify(join(__dirname, 'worker.ts'));
-  const worker = new Worker(`require(${register}); require(${entry});`, { eval: true, workerData: { control: control.buffer, text: text.buffer } });
+  // A thread that cannot even load its code answers the first call with the reason, rather than never.
+  const startFailure = `const { workerData } = require('node:worker_threads'); const c = new Int32Array(workerData.control); const t = new Uint8Array(workerData.text);
+    const m = Buffer.from('the GPU thread did not start: ' + (e && e.message)).subarray(0, t.length); t.set(m);
+    Atomics.store(c, ${CONTROL.length}, m.length); Atomics.store(c, ${CONTROL.ok}, 0); Atomics.store(c, ${CONTROL.done}, 1); Atomics.notify(c, ${CONTROL.done});`;
+  const source = `try { ${workerSource(__dirname, 'worker', __filename)} } catch (e) { ${startFailure} }`;
+  const worker = new Worker(source, { eval: true, workerData: { control: control.buffer, text: text.buffer } });
   // An idle GPU thread must not keep the process alive; the process ends with an explicit exit.
   worker.unref();
   let seq = 0;
@@ -106,7 +110,8 @@ export function gpu(): Gpu {
     const adapter = JSON.parse(call({ op: 'init' }, START_TIMEOUT_MS)) as AdapterInfo;
     state = { ok: true, adapter, call: (message) => call(message) };
   } catch (e) {
-    state = { ok: false, reason: `${(e as Error).message} (${CONTAINER_HINT})` };
+    const message = (e as Error).message;
+    state = { ok: false, reason: message.includes('found no WebGPU adapter') ? `${message} (${CONTAINER_HINT})` : message };
   }
   return state;
 }
