@@ -22,6 +22,7 @@ import { wasmBinary, WasmVariant } from '../packages/llc/src/kernels/wasm/build'
 import { relaxedSimdSupported, wasmKernel } from '../packages/llc/src/kernels/wasm/kernel';
 import { instantiate } from '../packages/llc/src/kernels/wasm/pool';
 import { castTo, Dtype, FloatArray, initParams, layout, LossFn, MlpArch } from '../packages/llc/src/mlp';
+import { Posterior } from '../packages/llc/src/posterior';
 import { fillNormal, fold, keyFromSeed } from '../packages/llc/src/rng';
 import { REQUIRE_WEBGPU, useSoftwareVulkan } from './support/software-vulkan';
 import { REPO } from './support/workspace';
@@ -356,6 +357,34 @@ describe.skipIf(!webgpuAvailable.ok)('the WebGPU kernel', () => {
       expect(worst).toBeLessThan(2e-6);
     } finally {
       kernel.dispose();
+    }
+  });
+
+  it('runs a 10-step leapfrog trajectory in one submission as the Posterior runs it on the oracle', () => {
+    const temperature = { n: N, beta: 0.01, nBeta: 25, gamma: 2 };
+    const run = (kernel: LossKernel, start: FloatArray) => {
+      const d = kernel.d;
+      const posterior = new Posterior(kernel, Float64Array.from(start.subarray(0, d)), temperature);
+      const q = posterior.array(CHAINS * d);
+      q.set(start);
+      for (let i = 0; i < q.length; i++) q[i] += 0.01 * Math.sin(i);
+      const p = posterior.array(CHAINS * d);
+      for (let i = 0; i < p.length; i++) p[i] = Math.cos(3 * i);
+      const state = { q, p, grad: posterior.array(CHAINS * d), loss: new Float64Array(CHAINS), potential: new Float64Array(CHAINS) };
+      posterior.gradient(q, state.grad, state.loss, state.potential);
+      const invMass = Float64Array.from({ length: CHAINS * d }, (_, i) => 0.5 + (i % 7) / 7);
+      posterior.leapfrog(state, invMass, Float64Array.from([1e-3, 2e-3, 5e-4]), 10);
+      return state;
+    };
+    const gpu = setup(arch, MSE, 'float32', make);
+    const ref = setup(arch, MSE, 'float32', 'reference');
+    ref.positions.set(gpu.positions);
+    try {
+      const a = run(gpu.kernel, gpu.positions);
+      const b = run(ref.kernel, ref.positions);
+      for (const key of ['q', 'p', 'grad', 'loss', 'potential'] as const) expect(relativeError(a[key], b[key]), key).toBeLessThan(GPU_TOLERANCE.float32);
+    } finally {
+      gpu.kernel.dispose();
     }
   });
 

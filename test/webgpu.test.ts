@@ -49,6 +49,7 @@ samplers:
   - { name: sgld, overrides: { step_size: 1.0e-4, batch_size: 32, warmup: 1000, steps: 4000, eval_every: 20 } }
   - { name: hmc, overrides: { draws: 20, warmup: 20 } }
   - { name: sgld, seed: 3, overrides: { step_size: 1.0e-4, batch_size: 32, warmup: 100, steps: 400, eval_every: 20 } }
+  - { name: hmc, seed: 4, overrides: { draws: 100, warmup: 60, num_integration_steps: 4, dtype: float32 } }
 `,
     );
   }, 120_000);
@@ -58,7 +59,7 @@ samplers:
     trained.dispose();
   });
 
-  /** The experiment's runs in file order: a long SGLD run, HMC, a short SGLD run. */
+  /** The experiment's runs in file order: a long SGLD run, HMC, a short SGLD run, HMC in float32. */
   const run = (index: number) => trained.exp.runs[index];
 
   it('SGLD on webgpu gives the λ̂ of the same task on WebAssembly within 3 combined MCSEs', async () => {
@@ -85,6 +86,18 @@ samplers:
     const analysis = JSON.parse(a[0].toString());
     expect(analysis.kernel).toBe('webgpu-f32');
     expect(analysis.kernel_identity).toMatchObject({ kernel: 'webgpu', precision: 'float32' });
+  }, 120_000);
+
+  it('HMC in float32 runs its leapfrog trajectories on webgpu, with the λ̂ of WebAssembly within 3 combined MCSEs', async () => {
+    const estimates = [];
+    for (const kernel of ['webgpu', 'wasm']) {
+      env.set({ LAMBDA_HAT_KERNEL: kernel });
+      const s = await sampleOnTarget(run(3), { root: trained.root, log: () => {} });
+      expect(s.kernel).toMatch(kernel === 'webgpu' ? /^webgpu-f32$/ : /^wasm-.*-f32$/);
+      estimates.push(s.summary);
+    }
+    const [gpu, cpu] = estimates;
+    expect(Math.abs(gpu.mean - cpu.mean), `λ̂ ${gpu.mean} ± ${gpu.mcse} (webgpu) against ${cpu.mean} ± ${cpu.mcse} (wasm)`).toBeLessThanOrEqual(3 * Math.hypot(gpu.mcse, cpu.mcse));
   }, 120_000);
 
   it('HMC in float64 under LAMBDA_HAT_KERNEL=webgpu runs on a CPU kernel and says why', async () => {

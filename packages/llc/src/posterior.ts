@@ -7,7 +7,7 @@
  * Posterior every sampler draws from.
  */
 import { z } from 'zod';
-import type { LossKernel, SgldArrays, SgldStep } from './kernels/types';
+import type { LeapfrogState, LossKernel, SgldArrays, SgldStep } from './kernels/types';
 import { castTo, Dtype, FloatArray } from './mlp';
 
 export const PosteriorConfig = z.strictObject({
@@ -118,6 +118,34 @@ export class Posterior {
         r2 += offset * offset;
       }
       if (potential) potential[c] = nBeta * loss[c] + 0.5 * gamma * r2;
+    }
+  }
+
+  /**
+   * `steps` leapfrog steps of Hamiltonian dynamics on U with a diagonal inverse mass (chains × d)
+   * and a step size per chain, in place: from positions q with momenta p and ∇U(q) in grad, each
+   * step is p ← p − ½ε·∇U, q ← q + ε·M⁻¹p, a new gradient, p ← p − ½ε·∇U; at the end grad, loss
+   * and potential hold ∇U, L_n and U at the new q. A kernel that can keep the trajectory on its
+   * device (the GPU kernel) runs it in one submission; elsewhere it runs here, a gradient per step.
+   */
+  leapfrog(state: LeapfrogState, invMass: Float64Array, step: Float64Array, steps: number): void {
+    if (this.kernel.leapfrog) return this.kernel.leapfrog({ ...state, center: this.center }, { invMass, step, steps, nBeta: this.nBeta, gamma: this.gamma });
+    const { d, chains } = this;
+    const { q, p, grad } = state;
+    for (let l = 0; l < steps; l++) {
+      for (let c = 0; c < chains; c++) {
+        const e = step[c];
+        for (let j = 0; j < d; j++) {
+          const i = c * d + j;
+          p[i] -= 0.5 * e * grad[i];
+          q[i] += e * invMass[i] * p[i];
+        }
+      }
+      this.gradient(q, grad, state.loss, state.potential);
+      for (let c = 0; c < chains; c++) {
+        const e = step[c];
+        for (let j = 0; j < d; j++) p[c * d + j] -= 0.5 * e * grad[c * d + j];
+      }
     }
   }
 

@@ -30,6 +30,15 @@ export interface SgldStep {
   noiseKey: Key;
 }
 
+/** A leapfrog trajectory's state, updated in place: positions, momenta and ∇U (chains × d), L_n and U per chain. */
+export interface LeapfrogState {
+  q: FloatArray;
+  p: FloatArray;
+  grad: FloatArray;
+  loss: Float64Array;
+  potential: Float64Array;
+}
+
 /** The arrays SGLD updates in place, chains × d, and the centre w* (d). */
 export interface SgldArrays {
   w: FloatArray;
@@ -80,6 +89,12 @@ export interface LossKernel {
    * kernel) implement it; for the others the Posterior calls sgldStep step by step.
    */
   sgldSteps?(arrays: SgldArrays, rows: Int32Array, batch: number, out: Float64Array, steps: SgldStep[]): void;
+  /**
+   * `setup.steps` leapfrog steps on U(w) = nβ·L_n(w) + (γ/2)·‖w − state.center‖² (Posterior.leapfrog
+   * says what a step is), for kernels that can keep a trajectory on their device; for the others the
+   * Posterior runs it with lossGrad.
+   */
+  leapfrog?(state: LeapfrogState & { center: FloatArray }, setup: { invMass: Float64Array; step: Float64Array; steps: number; nBeta: number; gamma: number }): void;
   /** Releases the kernel's threads and memory. */
   dispose(): void;
 }

@@ -88,21 +88,8 @@ function makeHmc(posterior: Posterior, o: Options): StepSampler<State> {
     const h0 = Float64Array.from({ length: chains }, (_, c) => s.potential[c] + kinetic(s, s.p, c));
     s.qNew.set(s.q);
     s.gradNew.set(s.grad);
-    for (let l = 0; l < leapfrogSteps; l++) {
-      for (let c = 0; c < chains; c++) {
-        const e = step[c];
-        for (let j = 0; j < d; j++) {
-          const i = c * d + j;
-          s.p[i] -= 0.5 * e * s.gradNew[i];
-          s.qNew[i] += e * s.invMass[i] * s.p[i];
-        }
-      }
-      gradient(s, s.qNew, s.gradNew, s.lossNew, s.potentialNew);
-      for (let c = 0; c < chains; c++) {
-        const e = step[c];
-        for (let j = 0; j < d; j++) s.p[c * d + j] -= 0.5 * e * s.gradNew[c * d + j];
-      }
-    }
+    posterior.leapfrog({ q: s.qNew, p: s.p, grad: s.gradNew, loss: s.lossNew, potential: s.potentialNew }, s.invMass, step, leapfrogSteps);
+    s.gradEvals += leapfrogSteps;
     const accept = new Float64Array(chains);
     const energy = new Float64Array(chains);
     const diverged = new Float64Array(chains);

@@ -50,6 +50,11 @@ export interface GpuShared {
   /** STEP_WORDS float64 per step: stepSize, nBeta, gamma, precond, beta1, beta2, eps, bias1, bias2, keyHi, keyLo, rowsOffset. */
   steps: SharedArrayBuffer;
   out: SharedArrayBuffer;
+  /** A leapfrog trajectory's momenta and inverse masses (chains × d), step sizes and potentials (chains, float64). */
+  p: SharedArrayBuffer;
+  invMass: SharedArrayBuffer;
+  stepSizes: SharedArrayBuffer;
+  potential: SharedArrayBuffer;
 }
 
 interface Layer {
@@ -83,6 +88,10 @@ const ENTRY_POINTS = {
   layerNormBackward: ['elementwise.wgsl', 'layerNormBackward'],
   layerNormParams: ['elementwise.wgsl', 'layerNormParams'],
   update: ['sgld.wgsl', 'update'],
+  kick: ['hmc.wgsl', 'kick'],
+  drift: ['hmc.wgsl', 'drift'],
+  combine: ['hmc.wgsl', 'combine'],
+  potentialOf: ['hmc.wgsl', 'potentialOf'],
 } as const;
 type EntryPoint = keyof typeof ENTRY_POINTS;
 
@@ -144,6 +153,10 @@ export class GpuKernel {
     rows: Uint32Array;
     steps: Float64Array;
     out: Float64Array;
+    p: Float32Array;
+    invMass: Float32Array;
+    stepSizes: Float32Array;
+    potential: Float64Array;
   };
 
   constructor(
@@ -170,6 +183,10 @@ export class GpuKernel {
       rows: new Uint32Array(shared.rows),
       steps: new Float64Array(shared.steps),
       out: new Float64Array(shared.out),
+      p: new Float32Array(shared.p),
+      invMass: new Float32Array(shared.invMass),
+      stepSizes: new Float32Array(shared.stepSizes),
+      potential: new Float64Array(shared.potential),
     };
     const rows = this.maxRows;
     const widest = Math.max(inDim, ...this.layers.map((l) => l.out));
@@ -189,6 +206,10 @@ export class GpuKernel {
     this.buffer('gPre', f32(chains * rows * widest));
     this.buffer('partial', f32(chains * ceil(rows * outDim, 256)));
     this.buffer('total', f32(chains));
+    this.buffer('p', f32(chains * d));
+    this.buffer('invMass', f32(chains * d));
+    this.buffer('stepSizes', f32(chains));
+    this.buffer('potential', f32(chains));
     this.buffer('unused', 16);
     this.layers.forEach((l, i) => {
       const size = f32(chains * rows * l.out);
@@ -201,7 +222,7 @@ export class GpuKernel {
         this.buffer(`rstd${i}`, f32(chains * rows));
       }
     });
-    for (const name of ['theta', 'grad', 'm', 'v', 'total']) this.buffer(`read-${name}`, this.get(name).size, GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST);
+    for (const name of ['theta', 'grad', 'm', 'v', 'total', 'p', 'potential']) this.buffer(`read-${name}`, this.get(name).size, GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST);
     device.queue.writeBuffer(this.get('X'), 0, X);
     device.queue.writeBuffer(this.get('Y'), 0, Y);
   }
@@ -464,6 +485,38 @@ export class GpuKernel {
     this.views.m.set(m.subarray(0, size));
     this.views.v.set(v.subarray(0, size));
     this.setOut(total, batch * outDim);
+  }
+
+  /** `steps` leapfrog steps of every chain in one submission (Posterior.leapfrog). */
+  async leapfrog(steps: number, nBeta: number, gamma: number): Promise<void> {
+    const { chains, d, n, outDim } = this.spec;
+    this.upload('theta', this.views.w);
+    this.upload('p', this.views.p);
+    this.upload('grad', this.views.grad);
+    this.upload('invMass', this.views.invMass);
+    this.upload('stepSizes', this.views.stepSizes);
+    this.upload('center', this.views.center);
+    this.noStep();
+    const params = words([d, chains, nBeta, gamma, n * outDim, 0, 0, 0], [2, 3, 4]);
+    const elementwise = (entry: EntryPoint, bindings: [number, string][]) => this.dispatch(entry, params, bindings, grid(chains * d));
+    const kick = elementwise('kick', [[2, 'p'], [3, 'grad'], [5, 'stepSizes']]);
+    const step = [
+      kick,
+      elementwise('drift', [[1, 'theta'], [2, 'p'], [4, 'invMass'], [5, 'stepSizes']]),
+      ...this.fullData(true),
+      elementwise('combine', [[1, 'theta'], [3, 'grad'], [6, 'center']]),
+      this.dispatch('potentialOf', params, [[1, 'theta'], [6, 'center'], [7, 'total'], [8, 'potential']], [chains, 1, 1]),
+      kick,
+    ];
+    const encoder = this.device.createCommandEncoder();
+    for (let s = 0; s < steps; s++) this.encode(encoder, step);
+    const [theta, p, grad, total, potential] = await this.finish(encoder, ['theta', 'p', 'grad', 'total', 'potential']);
+    const size = chains * d;
+    this.views.w.set(theta.subarray(0, size));
+    this.views.p.set(p.subarray(0, size));
+    this.views.grad.set(grad.subarray(0, size));
+    this.views.potential.set(potential.subarray(0, chains));
+    this.setOut(total, n * outDim);
   }
 
   destroy(): void {

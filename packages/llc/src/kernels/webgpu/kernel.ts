@@ -2,8 +2,8 @@
  * The WebGPU kernel as the samplers see it: a LossKernel whose calls run on the GPU thread
  * (device.ts, worker.ts, gpu-kernel.ts). Its arrays are ordinary typed arrays; each call copies
  * its inputs into memory shared with the GPU thread and its results back, and everything between —
- * the k steps of an SGLD call, the blocks of a full-data pass — stays on the device. float32 only:
- * WGSL has no float64.
+ * the k steps of an SGLD call, the leapfrog steps of an HMC trajectory, the blocks of a full-data
+ * pass — stays on the device. float32 only: WGSL has no float64.
  */
 import { castTo, Dtype, FloatArray, layout } from '../../mlp';
 import type { KernelProblem, LossKernel, NumericIdentity, SgldArrays, SgldStep } from '../types';
@@ -41,6 +41,10 @@ export function webgpuKernel({ arch, X, Y, n, lossFn, dtype, chains, maxBatch }:
     rows: sab(4 * MAX_STEPS * chains * maxBatch),
     steps: sab(8 * MAX_STEPS * STEP_WORDS),
     out: sab(8 * chains),
+    p: sab(4 * chains * d),
+    invMass: sab(4 * chains * d),
+    stepSizes: sab(4 * chains),
+    potential: sab(8 * chains),
   };
   const view = {
     w: new Float32Array(shared.w),
@@ -51,6 +55,10 @@ export function webgpuKernel({ arch, X, Y, n, lossFn, dtype, chains, maxBatch }:
     rows: new Int32Array(shared.rows),
     steps: new Float64Array(shared.steps),
     out: new Float64Array(shared.out),
+    p: new Float32Array(shared.p),
+    invMass: new Float32Array(shared.invMass),
+    stepSizes: new Float32Array(shared.stepSizes),
+    potential: new Float64Array(shared.potential),
   };
   const id = nextId++;
   const spec = {
@@ -120,6 +128,20 @@ export function webgpuKernel({ arch, X, Y, n, lossFn, dtype, chains, maxBatch }:
       arrays.m.set(view.m);
       arrays.v.set(view.v);
       out.set(view.out);
+    },
+    leapfrog(state, { invMass, step, steps, nBeta, gamma }) {
+      view.w.set(state.q);
+      view.p.set(state.p);
+      view.grad.set(state.grad);
+      view.invMass.set(invMass);
+      view.stepSizes.set(step);
+      view.center.set(state.center);
+      device.call({ op: 'leapfrog', id, steps, nBeta, gamma });
+      state.q.set(view.w);
+      state.p.set(view.p);
+      state.grad.set(view.grad);
+      state.loss.set(view.out);
+      state.potential.set(view.potential);
     },
     dispose: () => void device.call({ op: 'dispose', id }),
   };

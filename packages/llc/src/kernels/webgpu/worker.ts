@@ -31,6 +31,7 @@ type Message =
   | { seq: number; op: 'loss'; id: number }
   | { seq: number; op: 'lossGrad'; id: number; batch: number | null }
   | { seq: number; op: 'sgld'; id: number; count: number; batch: number }
+  | { seq: number; op: 'leapfrog'; id: number; steps: number; nBeta: number; gamma: number }
   | { seq: number; op: 'dispose'; id: number };
 
 async function init(): Promise<string> {
@@ -96,6 +97,9 @@ async function run(m: Message): Promise<string> {
         break;
       case 'sgld':
         await kernel(m.id).sgld(m.count, m.batch);
+        break;
+      case 'leapfrog':
+        await kernel(m.id).leapfrog(m.steps, m.nBeta, m.gamma);
         break;
       case 'dispose':
         kernel(m.id).destroy();
