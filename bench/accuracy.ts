@@ -24,13 +24,16 @@ const SIZES = [
 
 /**
  * Budgets per sampler. SGLD's step is set from the largest posterior curvature λ_max so that its
- * discretisation bias (≈ ε·λ_max/4) stays below 1%, as a user tuning it would.
+ * discretisation bias (≈ ε·λ_max/4) stays below 1%, as a user tuning it would. HMC and MCLMC also
+ * run in float32, the precision a GPU offers them, to measure what it costs.
  */
 function samplers(lambdaMax: number): Record<string, string> {
   return {
     sgld: `{ name: sgld, seed: 3, overrides: { step_size: ${(0.02 / lambdaMax).toExponential(3)}, batch_size: 256, warmup: 5000, steps: 100000, eval_every: 50 } }`,
     hmc: '{ name: hmc, seed: 3, overrides: { draws: 4000, warmup: 1000 } }',
+    hmcFloat32: '{ name: hmc, seed: 3, overrides: { draws: 4000, warmup: 1000, dtype: float32 } }',
     mclmc: '{ name: mclmc, seed: 3, overrides: { draws: 20000 } }',
+    mclmcFloat32: '{ name: mclmc, seed: 3, overrides: { draws: 20000, dtype: float32 } }',
     vi: '{ name: vi, seed: 3, overrides: { steps: 5000, eval_samples: 256 } }',
   };
 }
@@ -68,6 +71,7 @@ async function main(): Promise<void> {
           JSON.stringify({
             bench: 'accuracy',
             sampler: run.sampler,
+            dtype: a.dtype,
             d: size.in_dim + 1,
             n: size.n,
             exact: truth.lambda,
