@@ -8,7 +8,8 @@
  * rows and combined in a fixed order, so a result does not depend on their number; each BLAS call
  * runs on one thread.
  */
-import { arrayFor, castTo, FloatArray, layout } from '../../mlp';
+import { arrayFor, castTo, FloatArray } from '../../mlp';
+import { NetworkTable, networkTable } from '../network-table';
 import type { KernelProblem, LossKernel, NumericIdentity, SgldArrays, SgldStep } from '../types';
 
 /** The addon's exports (src/addon.cc). */
@@ -21,17 +22,8 @@ export interface NativeAddon {
   avx2PeakF32(seconds?: number): number;
 }
 
-interface NativeSpec {
+interface NativeSpec extends NetworkTable {
   float32: boolean;
-  /** Per layer: in, out, W offset, b offset, LayerNorm gain and bias offsets (−1 when absent), hidden, skip. */
-  layers: Int32Array;
-  inDim: number;
-  outDim: number;
-  d: number;
-  activation: number;
-  loss: number;
-  df: number;
-  scale: number;
   X: Float64Array;
   Y: Float64Array;
   n: number;
@@ -47,7 +39,6 @@ interface NativeHandle {
   dispose(): void;
 }
 
-const ACTIVATIONS = { relu: 0, tanh: 1, gelu: 2, identity: 3 } as const;
 /** OpenBLAS cores whose single-precision and double-precision kernels use fused multiply-adds. */
 const FMA_CORES = /haswell|zen|skylakex|cooperlake|sapphirerapids|armv8|neoverse|a64fx|power/i;
 
@@ -59,19 +50,11 @@ export function nativeIdentity(addon: NativeAddon, dtype: 'float32' | 'float64')
 }
 
 export function nativeKernel({ arch, X, Y, n, lossFn, dtype, chains, maxBatch }: KernelProblem, addon: NativeAddon, threads: number): LossKernel {
-  const { layers, d } = layout(arch);
-  const table = new Int32Array(8 * layers.length);
-  layers.forEach((l, i) => table.set([l.inDim, l.outDim, l.w, l.b, l.lnGain, l.lnBias, l.hidden ? 1 : 0, l.skip ? 1 : 0], 8 * i));
+  const network = networkTable(arch, lossFn);
+  const { d } = network;
   const handle = new addon.Kernel({
+    ...network,
     float32: dtype === 'float32',
-    layers: table,
-    inDim: arch.in_dim,
-    outDim: arch.out_dim,
-    d,
-    activation: ACTIVATIONS[arch.activation],
-    loss: lossFn.kind === 'mse' ? 0 : 1,
-    df: lossFn.df,
-    scale: lossFn.scale,
     X: castTo('float64', X) as Float64Array,
     Y: castTo('float64', Y) as Float64Array,
     n,

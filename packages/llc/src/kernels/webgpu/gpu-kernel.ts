@@ -13,6 +13,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import type { NetworkTable } from '../network-table';
 
 /** Rows per block of a full-data pass. */
 export const BLOCK_ROWS = 2048;
@@ -21,17 +22,7 @@ const STEP_BYTES = 48;
 /** Float64 words per step in the shared step table: the SgldStep fields and the rows offset. */
 export const STEP_WORDS = 12;
 
-export interface GpuKernelSpec {
-  /** Per layer: in, out, W offset, b offset, LayerNorm gain and bias offsets (−1 when absent), hidden, skip. */
-  layers: Int32Array;
-  inDim: number;
-  outDim: number;
-  d: number;
-  activation: number;
-  /** 0 mse, 1 Student-t. */
-  loss: number;
-  df: number;
-  scale: number;
+export interface GpuKernelSpec extends NetworkTable {
   n: number;
   chains: number;
   maxBatch: number;
@@ -39,22 +30,47 @@ export interface GpuKernelSpec {
   maxSteps: number;
 }
 
-/** Shared memory the main thread writes inputs to and reads results from. */
-export interface GpuShared {
-  w: SharedArrayBuffer;
-  grad: SharedArrayBuffer;
-  m: SharedArrayBuffer;
-  v: SharedArrayBuffer;
-  center: SharedArrayBuffer;
-  rows: SharedArrayBuffer;
-  /** STEP_WORDS float64 per step: stepSize, nBeta, gamma, precond, beta1, beta2, eps, bias1, bias2, keyHi, keyLo, rowsOffset. */
-  steps: SharedArrayBuffer;
-  out: SharedArrayBuffer;
-  /** A leapfrog trajectory's momenta and inverse masses (chains × d), step sizes and potentials (chains, float64). */
-  p: SharedArrayBuffer;
-  invMass: SharedArrayBuffer;
-  stepSizes: SharedArrayBuffer;
-  potential: SharedArrayBuffer;
+/**
+ * Memory the samplers' thread writes a call's inputs to and the GPU thread its results (float32
+ * unless marked): positions (`w`), gradients, SGLD's moments and centre; minibatch rows (int32);
+ * the SGLD step table (STEP_WORDS float64 per step: stepSize, nBeta, gamma, precond, beta1, beta2,
+ * eps, bias1, bias2, keyHi, keyLo, rowsOffset); losses per chain (float64); an HMC trajectory's
+ * momenta, inverse masses and step sizes, and its potentials (float64).
+ */
+const SHARED = {
+  w: 'f32', grad: 'f32', m: 'f32', v: 'f32', center: 'f32', rows: 'i32', steps: 'f64', out: 'f64', p: 'f32', invMass: 'f32', stepSizes: 'f32', potential: 'f64',
+} as const;
+type SharedName = keyof typeof SHARED;
+export type GpuShared = Record<SharedName, SharedArrayBuffer>;
+export interface GpuViews {
+  w: Float32Array;
+  grad: Float32Array;
+  m: Float32Array;
+  v: Float32Array;
+  center: Float32Array;
+  rows: Int32Array;
+  steps: Float64Array;
+  out: Float64Array;
+  p: Float32Array;
+  invMass: Float32Array;
+  stepSizes: Float32Array;
+  potential: Float64Array;
+}
+
+/** The shared memory for a problem with these sizes. */
+export function allocateShared(spec: Pick<GpuKernelSpec, 'chains' | 'd' | 'maxBatch' | 'maxSteps'>): GpuShared {
+  const { chains, d, maxBatch, maxSteps } = spec;
+  const elements: Record<SharedName, number> = {
+    w: chains * d, grad: chains * d, m: chains * d, v: chains * d, center: d, rows: maxSteps * chains * maxBatch,
+    steps: maxSteps * STEP_WORDS, out: chains, p: chains * d, invMass: chains * d, stepSizes: chains, potential: chains,
+  };
+  const bytes = { f32: 4, i32: 4, f64: 8 };
+  return Object.fromEntries(Object.entries(SHARED).map(([name, type]) => [name, new SharedArrayBuffer(Math.max(8, bytes[type] * elements[name as SharedName]))])) as GpuShared;
+}
+
+export function viewsOf(shared: GpuShared): GpuViews {
+  const make = { f32: (b: SharedArrayBuffer) => new Float32Array(b), i32: (b: SharedArrayBuffer) => new Int32Array(b), f64: (b: SharedArrayBuffer) => new Float64Array(b) };
+  return Object.fromEntries(Object.entries(SHARED).map(([name, type]) => [name, make[type](shared[name as SharedName])])) as unknown as GpuViews;
 }
 
 interface Layer {
@@ -103,9 +119,10 @@ function pipelines(device: GPUDevice): Record<EntryPoint, GPUComputePipeline> {
   let p = pipelineCache.get(device);
   if (p) return p;
   const modules = new Map<string, GPUShaderModule>();
+  const common = readFileSync(join(SHADER_DIR, 'common.wgsl'), 'utf8');
   const moduleFor = (file: string) => {
     let m = modules.get(file);
-    if (!m) modules.set(file, (m = device.createShaderModule({ code: readFileSync(join(SHADER_DIR, file), 'utf8') })));
+    if (!m) modules.set(file, (m = device.createShaderModule({ code: common + readFileSync(join(SHADER_DIR, file), 'utf8') })));
     return m;
   };
   p = Object.fromEntries(
@@ -144,20 +161,7 @@ export class GpuKernel {
   private readonly ids = new WeakMap<GPUBuffer, number>();
   private readonly uniforms = new Map<string, GPUBuffer>();
   private readonly groups = new Map<string, GPUBindGroup>();
-  private readonly views: {
-    w: Float32Array;
-    grad: Float32Array;
-    m: Float32Array;
-    v: Float32Array;
-    center: Float32Array;
-    rows: Uint32Array;
-    steps: Float64Array;
-    out: Float64Array;
-    p: Float32Array;
-    invMass: Float32Array;
-    stepSizes: Float32Array;
-    potential: Float64Array;
-  };
+  private readonly views: GpuViews;
 
   constructor(
     private readonly device: GPUDevice,
@@ -174,20 +178,7 @@ export class GpuKernel {
       this.layers.push({ in: t[i], out: t[i + 1], w: t[i + 2], b: t[i + 3], lnGain: t[i + 4], lnBias: t[i + 5], hidden: t[i + 6] === 1, skip: t[i + 7] === 1 });
     }
     this.maxRows = Math.min(BLOCK_ROWS, Math.max(n, maxBatch));
-    this.views = {
-      w: new Float32Array(shared.w),
-      grad: new Float32Array(shared.grad),
-      m: new Float32Array(shared.m),
-      v: new Float32Array(shared.v),
-      center: new Float32Array(shared.center),
-      rows: new Uint32Array(shared.rows),
-      steps: new Float64Array(shared.steps),
-      out: new Float64Array(shared.out),
-      p: new Float32Array(shared.p),
-      invMass: new Float32Array(shared.invMass),
-      stepSizes: new Float32Array(shared.stepSizes),
-      potential: new Float64Array(shared.potential),
-    };
+    this.views = viewsOf(shared);
     const rows = this.maxRows;
     const widest = Math.max(inDim, ...this.layers.map((l) => l.out));
     const f32 = (count: number) => 4 * count;
@@ -418,7 +409,7 @@ export class GpuKernel {
   }
 
   /** Dawn cannot read shared memory: uploads go through a private copy. */
-  private upload(name: string, view: Float32Array | Uint32Array, count = view.length): void {
+  private upload(name: string, view: Float32Array | Int32Array, count = view.length): void {
     this.device.queue.writeBuffer(this.get(name), 0, view.slice(0, count));
   }
 

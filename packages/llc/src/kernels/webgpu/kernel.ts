@@ -5,14 +5,14 @@
  * the k steps of an SGLD call, the leapfrog steps of an HMC trajectory, the blocks of a full-data
  * pass — stays on the device. float32 only: WGSL has no float64.
  */
-import { castTo, Dtype, FloatArray, layout } from '../../mlp';
+import { castTo, Dtype, FloatArray } from '../../mlp';
+import { networkTable } from '../network-table';
 import type { KernelProblem, LossKernel, NumericIdentity, SgldArrays, SgldStep } from '../types';
 import type { AdapterInfo, Gpu } from './device';
-import { STEP_WORDS } from './gpu-kernel';
+import { allocateShared, STEP_WORDS, viewsOf } from './gpu-kernel';
 
 /** Most SGLD steps one submission runs; longer runs are split. */
 export const MAX_STEPS = 128;
-const ACTIVATIONS = { relu: 0, tanh: 1, gelu: 2, identity: 3 } as const;
 
 let nextId = 0;
 
@@ -27,54 +27,13 @@ export function webgpuIdentity(a: AdapterInfo): NumericIdentity {
 
 export function webgpuKernel({ arch, X, Y, n, lossFn, dtype, chains, maxBatch }: KernelProblem, device: Extract<Gpu, { ok: true }>): LossKernel {
   if (dtype !== 'float32') throw new Error(`the webgpu kernel computes in float32 only, not ${dtype}`);
-  const { layers, d } = layout(arch);
+  const network = networkTable(arch, lossFn);
+  const { d } = network;
   if (chains * d >= 2 ** 31) throw new RangeError(`${chains} chains × ${d} parameters exceed what one GPU kernel indexes`);
-  const table = new Int32Array(8 * layers.length);
-  layers.forEach((l, i) => table.set([l.inDim, l.outDim, l.w, l.b, l.lnGain, l.lnBias, l.hidden ? 1 : 0, l.skip ? 1 : 0], 8 * i));
-  const sab = (bytes: number) => new SharedArrayBuffer(Math.max(8, bytes));
-  const shared = {
-    w: sab(4 * chains * d),
-    grad: sab(4 * chains * d),
-    m: sab(4 * chains * d),
-    v: sab(4 * chains * d),
-    center: sab(4 * d),
-    rows: sab(4 * MAX_STEPS * chains * maxBatch),
-    steps: sab(8 * MAX_STEPS * STEP_WORDS),
-    out: sab(8 * chains),
-    p: sab(4 * chains * d),
-    invMass: sab(4 * chains * d),
-    stepSizes: sab(4 * chains),
-    potential: sab(8 * chains),
-  };
-  const view = {
-    w: new Float32Array(shared.w),
-    grad: new Float32Array(shared.grad),
-    m: new Float32Array(shared.m),
-    v: new Float32Array(shared.v),
-    center: new Float32Array(shared.center),
-    rows: new Int32Array(shared.rows),
-    steps: new Float64Array(shared.steps),
-    out: new Float64Array(shared.out),
-    p: new Float32Array(shared.p),
-    invMass: new Float32Array(shared.invMass),
-    stepSizes: new Float32Array(shared.stepSizes),
-    potential: new Float64Array(shared.potential),
-  };
+  const spec = { ...network, n, chains, maxBatch, maxSteps: MAX_STEPS };
+  const shared = allocateShared(spec);
+  const view = viewsOf(shared);
   const id = nextId++;
-  const spec = {
-    layers: table,
-    inDim: arch.in_dim,
-    outDim: arch.out_dim,
-    d,
-    activation: ACTIVATIONS[arch.activation],
-    loss: lossFn.kind === 'mse' ? 0 : 1,
-    df: lossFn.df,
-    scale: lossFn.scale,
-    n,
-    chains,
-    maxBatch,
-    maxSteps: MAX_STEPS,
-  };
   device.call({ op: 'create', id, spec, shared, X: castTo('float32', X), Y: castTo('float32', Y) });
   const checkBatch = (batch: number) => {
     if (batch > maxBatch) throw new RangeError(`a minibatch of ${batch} rows exceeds the ${maxBatch} this kernel was made for`);

@@ -11,12 +11,7 @@ struct Params {
 
 @group(0) @binding(0) var<uniform> p: Params;
 
-const GELU_C: f32 = 0.7978845608028654;
 const LN_EPS: f32 = 1e-5;
-
-fn tanhSafe(x: f32) -> f32 {
-  return select(tanh(x), sign(x), abs(x) > 9.0);
-}
 
 // g ← g ⊙ act′(z).
 @group(0) @binding(1) var<storage, read> Z: array<f32>;

@@ -24,24 +24,9 @@ struct Params {
 const TM: u32 = 64u;
 const TN: u32 = 64u;
 const TK: u32 = 16u;
-const GELU_C: f32 = 0.7978845608028654;
 
 var<workgroup> As: array<f32, 1024>; // TM × TK, element (i, k) at i·TK + k
 var<workgroup> Bs: array<f32, 1024>; // TK × TN, element (k, j) at k·TN + j
-
-// tanh without the overflow of sinh/cosh for large |x| (tanh(±9) already rounds to ±1 in f32).
-fn tanhSafe(x: f32) -> f32 {
-  return select(tanh(x), sign(x), abs(x) > 9.0);
-}
-
-fn activate(kind: u32, x: f32) -> f32 {
-  switch kind {
-    case 0u: { return select(0.0, x, x > 0.0); }
-    case 1u: { return tanhSafe(x); }
-    case 2u: { return 0.5 * x * (1.0 + tanhSafe(GELU_C * (x + 0.044715 * x * x * x))); }
-    default: { return x; }
-  }
-}
 
 @compute @workgroup_size(16, 16, 1)
 fn main(@builtin(workgroup_id) wg: vec3u, @builtin(local_invocation_id) lid: vec3u, @builtin(local_invocation_index) li: u32) {

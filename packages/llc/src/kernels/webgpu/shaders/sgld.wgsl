@@ -9,11 +9,6 @@ struct Params {
   d: u32, chains: u32, pad0: u32, pad1: u32,
 }
 
-struct Step {
-  rowsOffset: u32, keyHi: u32, keyLo: u32, precond: u32,
-  stepSize: f32, nBeta: f32, gamma: f32, beta1: f32,
-  beta2: f32, eps: f32, bias1: f32, bias2: f32,
-}
 
 @group(0) @binding(0) var<uniform> p: Params;
 @group(0) @binding(1) var<uniform> step: Step;
