@@ -4,7 +4,7 @@
  *   lambda-hat run <rule> <task.json>      run one task (a worker process; a Slurm job step)
  *   lambda-hat validate <experiment.yaml>  check an experiment file, list its targets and runs
  *   lambda-hat doctor                      what this machine offers: kernels, GPU, BLAS, Slurm
- *   lambda-hat tune --config <tune.yaml>    tune samplers' hyperparameters (plugins/lambda-hat/src/tune-cli.ts)
+ *   lambda-hat tune --config <tune.yaml>    tune samplers' hyperparameters (runner/tune-cli.ts)
  *
  * Mistakes in input (ConfigError, UserError) print their message alone and exit with status 2;
  * anything else is a bug and prints its stack.

@@ -15,9 +15,9 @@ import { DEFAULT_PRESETS, Experiment, loadExperiment } from '../rules/experiment
 import { MACHINE_DEPENDENT_COLUMNS } from '../rules/llc-runs';
 import { loadTuneConfig } from '../rules/tune/config';
 import { StudyFile, studyDir } from '../rules/tune/study';
-import { slurmBackend } from '../plugins/lambda-hat/src/backends/slurm';
-import type { WorkerTask } from '../plugins/lambda-hat/src/backends/types';
-import { loadCard } from '../plugins/lambda-hat/src/cards';
+import { slurmBackend } from '../runner/backends/slurm';
+import type { WorkerTask } from '../runner/backends/types';
+import { loadCard } from '../runner/cards';
 import { jobStates, slurm, submittedJobs, waitFor } from './support/slurm';
 import { REPO, ScratchWorkspace } from './support/workspace';
 

@@ -9,9 +9,9 @@ import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'nod
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import type { LocalCard } from '../plugins/lambda-hat/src/cards';
-import { localBackend } from '../plugins/lambda-hat/src/backends/local';
-import type { Outcome, WorkerTask } from '../plugins/lambda-hat/src/backends/types';
+import type { LocalCard } from '../runner/cards';
+import { localBackend } from '../runner/backends/local';
+import type { Outcome, WorkerTask } from '../runner/backends/types';
 
 /** Sleeps `sleep` seconds, then exits with `status`; with `ignoreTerm`, SIGTERM only prints a line. Writes its pid first. */
 const FAKE_WORKER = `

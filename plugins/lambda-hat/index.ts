@@ -1,6 +1,6 @@
 /**
  * The lambda-hat Nx plugin: experiment files → projects and dependencies. Everything Nx-specific
- * lives in this folder; what tasks do lives in rules/.
+ * lives in this folder; how tasks run lives in runner/, and what they do in rules/.
  */
 import { existsSync, readFileSync } from 'node:fs';
 import { basename, join, relative } from 'node:path';

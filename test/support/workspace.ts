@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 
 export const REPO = join(__dirname, '..', '..');
-const COPIED = ['package.json', 'package-lock.json', 'nx.json', 'tsconfig.json', 'tsconfig.base.json', 'bin', 'config', 'packages', 'plugins', 'rules'];
+const COPIED = ['package.json', 'package-lock.json', 'nx.json', 'tsconfig.json', 'tsconfig.base.json', 'bin', 'config', 'packages', 'plugins', 'runner', 'rules'];
 
 export interface NxResult {
   status: number | null;

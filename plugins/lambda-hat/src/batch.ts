@@ -6,9 +6,10 @@
  */
 import type { ExecutorContext, TaskGraph } from '@nx/devkit';
 import { ProgressDisplay } from '../../../rules/progress';
-import type { CardSelection } from './cards';
-import { RunOptions, selectBackend } from './executor';
-import { cancelOnSignals, runTask } from './tasks';
+import { selectBackend } from '../../../runner/backends';
+import type { CardSelection } from '../../../runner/cards';
+import { cancelOnSignals, runTask } from '../../../runner/tasks';
+import type { RunOptions } from './executor';
 
 interface TaskResult {
   success: boolean;

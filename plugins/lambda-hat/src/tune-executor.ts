@@ -9,9 +9,9 @@ import { DEFAULT_PRESETS } from '../../../rules/experiment';
 import { ConfigError } from '../../../rules/experiment/problems';
 import { UserError } from '../../../rules/rule';
 import { loadTuneConfig } from '../../../rules/tune/config';
-import type { CardSelection } from './cards';
-import { withBackend } from './executor';
-import { runTune } from './tune';
+import { withBackend } from '../../../runner/backends';
+import type { CardSelection } from '../../../runner/cards';
+import { runTune } from '../../../runner/tune';
 
 export interface TuneOptions extends CardSelection {
   /** Workspace-relative path of the tuning file. */

@@ -13,18 +13,18 @@
  */
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { readAnalysis } from '../../../packages/llc/src/run-artifact';
-import { createSampler } from '../../../packages/llc/src/tune/tpe';
-import type { Params } from '../../../packages/llc/src/tune/space';
-import { artifactPath } from '../../../packages/llc/src/artifacts';
-import { buildTargetRule } from '../../../rules/build-target';
-import { ProgressDisplay } from '../../../rules/progress';
-import { UserError } from '../../../rules/rule';
-import { sampleRule } from '../../../rules/sample';
-import { TrialResult, TrialSpec } from '../../../rules/trial';
-import type { TuneConfig, TuneMethod } from '../../../rules/tune/config';
-import { bestTrial, Reference, writeTuneOutputs } from '../../../rules/tune/outputs';
-import { historyFile, isFinished, loadStudy, saveStudy, StudyFile, StudyTrial, trialDir, trialRecord, trialsOf, writeHistory } from '../../../rules/tune/study';
+import { readAnalysis } from '../packages/llc/src/run-artifact';
+import { createSampler } from '../packages/llc/src/tune/tpe';
+import type { Params } from '../packages/llc/src/tune/space';
+import { artifactPath } from '../packages/llc/src/artifacts';
+import { buildTargetRule } from '../rules/build-target';
+import { ProgressDisplay } from '../rules/progress';
+import { UserError } from '../rules/rule';
+import { sampleRule } from '../rules/sample';
+import { TrialResult, TrialSpec } from '../rules/trial';
+import type { TuneConfig, TuneMethod } from '../rules/tune/config';
+import { bestTrial, Reference, writeTuneOutputs } from '../rules/tune/outputs';
+import { historyFile, isFinished, loadStudy, saveStudy, StudyFile, StudyTrial, trialDir, trialRecord, trialsOf, writeHistory } from '../rules/tune/study';
 import type { Backend } from './backends/types';
 import { failureReport, Print, runTask, runWorker, TaskToRun } from './tasks';
 

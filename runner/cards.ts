@@ -7,8 +7,8 @@
 import { existsSync } from 'node:fs';
 import { isAbsolute, join, relative } from 'node:path';
 import { z } from 'zod';
-import { ConfigError, validate } from '../../../rules/experiment/problems';
-import { fromAssignment, loadYaml, merge } from '../../../rules/experiment/source';
+import { ConfigError, validate } from '../rules/experiment/problems';
+import { fromAssignment, loadYaml, merge } from '../rules/experiment/source';
 
 const posInt = z.int().min(1);
 const optionalText = z.string().min(1).nullable();

@@ -12,17 +12,17 @@
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { stringify } from 'yaml';
-import { readAnalysis } from '../../../packages/llc/src/run-artifact';
-import { artifactPath } from '../../../packages/llc/src/artifacts';
-import { buildTargetRule } from '../../../rules/build-target';
-import { withInputErrors } from '../../../rules/cli';
-import { DEFAULT_PRESETS } from '../../../rules/experiment';
-import { ProgressDisplay } from '../../../rules/progress';
-import { UserError } from '../../../rules/rule';
-import { sampleRule } from '../../../rules/sample';
-import { loadTuneConfig, TuneConfig } from '../../../rules/tune/config';
-import { isFinished, loadStudy, studyDir, trialsOf } from '../../../rules/tune/study';
-import { selectBackend } from './executor';
+import { readAnalysis } from '../packages/llc/src/run-artifact';
+import { artifactPath } from '../packages/llc/src/artifacts';
+import { buildTargetRule } from '../rules/build-target';
+import { withInputErrors } from '../rules/cli';
+import { DEFAULT_PRESETS } from '../rules/experiment';
+import { ProgressDisplay } from '../rules/progress';
+import { UserError } from '../rules/rule';
+import { sampleRule } from '../rules/sample';
+import { loadTuneConfig, TuneConfig } from '../rules/tune/config';
+import { isFinished, loadStudy, studyDir, trialsOf } from '../rules/tune/study';
+import { selectBackend } from './backends';
 import { cancelOnSignals } from './tasks';
 import { plannedTrials, runTune } from './tune';
 
@@ -95,7 +95,7 @@ async function tune(argv: string[]): Promise<number> {
     throw new UserError(`${(e as Error).message}\n${USAGE}`);
   }
   if (!args.config) throw new UserError(`missing --config\n${USAGE}`);
-  const root = resolve(__dirname, '..', '..', '..');
+  const root = resolve(__dirname, '..');
   const config = await loadTuneConfig({ root, presets: DEFAULT_PRESETS }, resolve(args.config), args.set ?? []);
   if (args['dry-run']) {
     console.log(`# ${config.file}, resolved${args.set?.length ? ` with ${args.set.map((s) => `--set ${s}`).join(' ')}` : ''}`);

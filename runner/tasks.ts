@@ -5,9 +5,9 @@
  * The worker's progress events go to a display, never to the output as they are.
  */
 import { join, relative } from 'node:path';
-import { writeFileAtomic } from '../../../packages/llc/src/atomic';
-import { RULES } from '../../../rules';
-import { parseProgressLine, ProgressDisplay } from '../../../rules/progress';
+import { writeFileAtomic } from '../packages/llc/src/atomic';
+import { RULES } from '../rules';
+import { parseProgressLine, ProgressDisplay } from '../rules/progress';
 import type { Backend, Outcome } from './backends/types';
 
 export interface TaskToRun {
