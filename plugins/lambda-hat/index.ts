@@ -75,7 +75,7 @@ export const createNodesV2: CreateNodesV2 = [
   },
 ];
 
-/** Nx 22 reads createNodesV2 and Nx 24 reads createNodes; both get the same function. */
+/** Nx 23 reads createNodesV2 and Nx 24 reads createNodes; both get the same function. */
 export const createNodes = createNodesV2;
 
 export const createDependencies: CreateDependencies = (_options, context) => {
