@@ -12,6 +12,7 @@ import { loadTuneConfig } from '../../../rules/tune/config';
 import { withBackend } from '../../../runner/backends';
 import type { CardSelection } from '../../../runner/cards';
 import { runTune } from '../../../runner/tune';
+import { keepTypeScriptLoadable } from './typescript';
 
 export interface TuneOptions extends CardSelection {
   /** Workspace-relative path of the tuning file. */
@@ -19,6 +20,7 @@ export interface TuneOptions extends CardSelection {
 }
 
 export default async function tuneExecutor(options: TuneOptions, context: ExecutorContext): Promise<{ success: boolean }> {
+  keepTypeScriptLoadable();
   return withBackend(context.root, options, async (backend, display, print) => {
     try {
       const config = await loadTuneConfig({ root: context.root, presets: DEFAULT_PRESETS }, join(context.root, options.config));
