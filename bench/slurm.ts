@@ -9,7 +9,7 @@
 import { execFileSync } from 'node:child_process';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { submittedJobs } from '../test/support/slurm';
+import { submittedTasks } from '../test/support/slurm';
 import { ScratchWorkspace } from '../test/support/workspace';
 
 const TASKS = 200;
@@ -50,8 +50,8 @@ function main(): void {
     const submissions = readdirSync(dir)
       .map((d) => join(dir, d, 'submission.json'))
       .filter(existsSync)
-      .map((f) => JSON.parse(readFileSync(f, 'utf8')) as { job_id: string; tasks: number; sbatch_seconds: number });
-    const sampleJobs = submittedJobs(slurm.ws.root).filter((j) => j.taskFile.includes('.sample.json')).map((j) => j.key);
+      .map((f) => JSON.parse(readFileSync(f, 'utf8')) as { job_id: string; tasks: number; elements: number; submit_seconds: number });
+    const sampleJobs = [...new Set(submittedTasks(slurm.ws.root).filter((t) => t.task.rule === 'sample').map((t) => t.key))];
     const ids = [...new Set(sampleJobs.map((k) => k.split('_')[0]))];
     const times = execFileSync('squeue', ['-h', '-r', '-t', 'all', '-j', ids.join(','), '-o', '%i|%V|%S|%e'], { encoding: 'utf8' })
       .trim()
@@ -59,7 +59,7 @@ function main(): void {
       .map((l) => l.split('|'))
       .filter(([key]) => sampleJobs.includes(key))
       .map(([, submit, start, end]) => ({ wait: seconds(start) - seconds(submit), run: seconds(end) - seconds(start) }));
-    const sbatch = submissions.reduce((s, x) => s + x.sbatch_seconds, 0);
+    const sbatch = submissions.reduce((s, x) => s + x.submit_seconds, 0);
     console.log(
       JSON.stringify({
         bench: 'slurm',
@@ -68,6 +68,7 @@ function main(): void {
         at_once: AT_ONCE,
         wall_s: slurm.wall_s,
         submissions: submissions.length,
+        jobs: submissions.reduce((n, s) => n + s.elements, 0),
         largest_array: Math.max(...submissions.map((s) => s.tasks)),
         sbatch_s_total: sbatch,
         sbatch_s_per_task: sbatch / submissions.reduce((s, x) => s + x.tasks, 0),

@@ -3,11 +3,13 @@
 const { join } = require('node:path');
 process.env.SWC_NODE_PROJECT = process.env.SWC_NODE_PROJECT || join(__dirname, '..', 'tsconfig.json');
 require('@swc-node/register');
-// `tune` drives a backend, which lives in the Nx plugin; everything else is the workers' CLI.
+// `tune` and `chunk` drive workers, which is the runner's part; everything else is the workers' CLI.
+const RUNNER = { tune: '../runner/tune-cli.ts', chunk: '../runner/chunk.ts' };
 const args = process.argv.slice(2);
-const cli = args[0] === 'tune' ? require('../runner/tune-cli.ts') : require('../rules/cli.ts');
+const runner = RUNNER[args[0]];
+const cli = runner ? require(runner) : require('../rules/cli.ts');
 cli
-  .main(args[0] === 'tune' ? args.slice(1) : args)
+  .main(runner ? args.slice(1) : args)
   .then((code) => process.exit(code))
   .catch((e) => {
     console.error(e);

@@ -2,7 +2,8 @@
  * The `lambda-hat` command: the worker entry point every backend calls, plus tools for users.
  *
  *   lambda-hat run <rule> <task.json>      run one task (a worker process; a Slurm job step)
- *   lambda-hat validate <experiment.yaml>  check an experiment file, list its targets and runs
+ *   lambda-hat serve                       a warm worker: runs the tasks its parent sends (serve.ts)
+ *   lambda-hat validate <experiment.yaml>  check an experiment file, list its targets and runs (sweeps expanded)
  *   lambda-hat doctor                      what this machine offers: kernels, GPU, BLAS, Slurm
  *   lambda-hat tune --config <tune.yaml>    tune samplers' hyperparameters (runner/tune-cli.ts)
  *
@@ -15,7 +16,8 @@ import { ConfigError, DEFAULT_PRESETS, loadExperiment } from './experiment';
 import { doctor } from './doctor';
 import { RULES } from './index';
 import { progressReporter } from './progress';
-import { UserError } from './rule';
+import { INPUT_ERROR_STATUS, UserError } from './rule';
+import { serve } from './serve';
 
 const USAGE = `usage:
   lambda-hat run <rule> <task.json>       rules: ${Object.keys(RULES).join(', ')}
@@ -48,8 +50,8 @@ async function validateCommand(args: string[]): Promise<void> {
   const root = workspaceRoot();
   const exp = await loadExperiment({ root, presets: DEFAULT_PRESETS }, resolve(args[0]));
   console.log(`${exp.file}: experiment "${exp.name}", ${exp.targets.length} targets × ${exp.runs.length / exp.targets.length} samplers = ${exp.runs.length} runs`);
-  for (const t of exp.targets) console.log(`  ${t.id}  d-widths ${JSON.stringify(t.build.model.widths)}  n = ${t.build.data.n_data}  seed ${t.build.seed}`);
-  for (const r of exp.runs) console.log(`  ${r.id}  ${r.sampler} on ${r.target}`);
+  for (const t of exp.targets) console.log(`  ${t.id}  ${exp.labels[t.id]}  d-widths ${JSON.stringify(t.build.model.widths)}  n = ${t.build.data.n_data}  seed ${t.build.seed}`);
+  for (const r of exp.runs) console.log(`  ${r.id}  ${exp.labels[r.id]}  on ${r.target}`);
 }
 
 /** Runs a command: a mistake in the input (ConfigError, UserError) prints its message alone and gives status 2. */
@@ -59,7 +61,7 @@ export async function withInputErrors(command: () => Promise<number>): Promise<n
   } catch (e) {
     if (e instanceof ConfigError || e instanceof UserError) {
       console.error(e.message);
-      return 2;
+      return INPUT_ERROR_STATUS;
     }
     throw e;
   }
@@ -68,6 +70,7 @@ export async function withInputErrors(command: () => Promise<number>): Promise<n
 export function main(argv: string[]): Promise<number> {
   const [command, ...rest] = argv;
   return withInputErrors(async () => {
+    if (command === 'serve' && rest.length === 0) return serve(workspaceRoot());
     if (command === 'run') await run(rest);
     else if (command === 'validate') await validateCommand(rest);
     else if (command === 'doctor' && rest.length === 0) console.log(doctor().join('\n'));

@@ -48,6 +48,9 @@ export function checkFiles(root: string, dir: string, files: string[]): string |
   return null;
 }
 
+/** Exit status of `lambda-hat` for a mistake in the input: running it again cannot help. */
+export const INPUT_ERROR_STATUS = 2;
+
 /** An error caused by the user's input or environment: reported as its message alone. */
 export class UserError extends Error {
   override name = 'UserError';

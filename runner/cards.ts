@@ -32,6 +32,7 @@ const SlurmCard = z.strictObject({
   qos: optionalText,
   constraint: optionalText,
   max_jobs: posInt,
+  tasks_per_job: posInt,
   retries: z.int().min(0),
   poll_seconds: z.number().positive(),
   node: optionalText,

@@ -1,8 +1,9 @@
 /**
- * One task on a backend, as the executor and the batch executor both run it: write its task file,
- * run the worker, check its outputs (a task only succeeds when they exist and parse), and turn a
- * failure into a short report: the reason, the tail of the worker's stderr, and how to rerun it.
- * The worker's progress events go to a display, never to the output as they are.
+ * One task on a backend, as the executor, the batch executor and the tuner run it: run it on a
+ * worker, check its outputs (a task only succeeds when they exist and parse), and turn a failure
+ * into a short report: the reason, the tail of the worker's stderr, and how to rerun it by hand
+ * (its spec is written to a task file then; a task that succeeds leaves no file behind). The
+ * worker's progress events go to a display, never to the output as they are.
  */
 import { join, relative } from 'node:path';
 import { writeFileAtomic } from '../packages/llc/src/atomic';
@@ -27,16 +28,13 @@ export interface TaskEnd {
   outcome: Outcome;
   /** Why the outputs are not usable although the worker succeeded; null otherwise. */
   problem: string | null;
-  taskFile: string;
 }
 
 /** Runs one task's worker on the backend and checks its outputs; progress events go to `display`, other lines to `print`. */
 export async function runWorker(root: string, backend: Backend, t: TaskToRun, print: Print, display: ProgressDisplay, label = t.project): Promise<TaskEnd> {
   const prefix = `[${label}]`;
-  const taskFile = join(root, 'artifacts', '.work', 'tasks', `${t.project}.${t.target}.json`);
-  writeFileAtomic(taskFile, JSON.stringify(t.spec));
   const outcome = await backend.run(
-    { label: `${t.project}:${t.target}`, rule: t.rule, taskFile, ...(t.timeLimitSec !== undefined && { timeLimitSec: t.timeLimitSec }) },
+    { label: `${t.project}:${t.target}`, rule: t.rule, spec: t.spec, ...(t.timeLimitSec !== undefined && { timeLimitSec: t.timeLimitSec }) },
     {
       stdout: (line) => {
         const event = parseProgressLine(line);
@@ -48,20 +46,23 @@ export async function runWorker(root: string, backend: Backend, t: TaskToRun, pr
   );
   display.finish(label);
   const problem = outcome.ok ? RULES[t.rule].verify(t.spec, root) : null;
-  return { ok: outcome.ok && !problem, outcome, problem, taskFile };
+  return { ok: outcome.ok && !problem, outcome, problem };
 }
 
 /** A failed task in words: the reason, the tail of the worker's stderr, and how to rerun it. */
 export function failureReport(root: string, backend: Backend, t: TaskToRun, end: TaskEnd): string {
+  const taskFile = join(root, 'artifacts', '.work', 'tasks', `${t.project}.${t.target}.json`);
+  writeFileAtomic(taskFile, JSON.stringify(t.spec));
   const reason = end.outcome.reason ?? `the worker finished but its outputs are not usable: ${end.problem}`;
   const tail = end.outcome.stderrTail.length ? `\nlast lines of its stderr:\n${end.outcome.stderrTail.map((l) => `  ${l}`).join('\n')}` : '';
-  return `[${t.project}] FAILED on ${backend.name}: ${reason}${tail}\nrerun by hand: node bin/lambda-hat.js run ${t.rule} ${relative(root, end.taskFile)}`;
+  return `[${t.project}] FAILED on ${backend.name}: ${reason}${tail}\nrerun by hand: node bin/lambda-hat.js run ${t.rule} ${relative(root, taskFile)}`;
 }
 
-export async function runTask(root: string, backend: Backend, t: TaskToRun, print: Print, display: ProgressDisplay): Promise<boolean> {
+/** Runs a task and reports it if it failed. */
+export async function runTask(root: string, backend: Backend, t: TaskToRun, print: Print, display: ProgressDisplay): Promise<TaskEnd> {
   const end = await runWorker(root, backend, t, print, display);
   if (!end.ok) print(failureReport(root, backend, t, end), 'stderr');
-  return end.ok;
+  return end;
 }
 
 /** Cancels the backend's work when Nx or the user stops the run, then exits. */

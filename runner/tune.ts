@@ -48,7 +48,7 @@ const pairName = (p: { problem: string; method: TuneMethod | string }) => `${typ
 /** Builds the targets that are missing. */
 async function ensureTargets(run: TuneRun): Promise<void> {
   const missing = run.config.problems.filter((t) => buildTargetRule.verify(t, run.root) !== null);
-  const built = await Promise.all(missing.map((t) => runTask(run.root, run.backend, { project: t.id, target: 'build-target', rule: buildTargetRule.name, spec: t }, run.print, run.display)));
+  const built = await Promise.all(missing.map(async (t) => (await runTask(run.root, run.backend, { project: t.id, target: 'build-target', rule: buildTargetRule.name, spec: t }, run.print, run.display)).ok));
   const failed = missing.filter((_, i) => !built[i]);
   if (failed.length) throw new UserError(`could not build target${failed.length > 1 ? 's' : ''} ${failed.map((t) => t.id).join(', ')} (see above)`);
 }

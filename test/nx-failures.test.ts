@@ -56,7 +56,7 @@ samplers:
     const healthyRun = exp.runs.find((r) => r.target === healthy.id)!;
     const r = ws.nx('run-many', '-t', 'sample', '--parallel=1');
     expect(r.status).not.toBe(0);
-    expect(r.output).toContain(`[${diverging.id}] FAILED on local (config/cards/local.yaml): worker exited with status 2`);
+    expect(r.output).toContain(`[${diverging.id}] FAILED on local (config/cards/local.yaml): the task failed with exit status 2 (a problem with its inputs or settings: not retried)`);
     expect(r.output).toMatch(/last lines of its stderr:\n(  .*\n)*  training diverged: the loss is \S+ after \d+ steps/);
     expect(r.output).toContain(`rerun by hand: node bin/lambda-hat.js run build-target`);
     expect(r.output).not.toMatch(STACK_LINE);

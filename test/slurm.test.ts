@@ -3,10 +3,11 @@
  * experiment gives bit-identical results to the local backend, and faults (a cancelled job, a
  * walltime overrun, a rejected submission, Ctrl-C) each end clearly, retried where the card says,
  * with nothing half-written and the rest of the graph complete; a task's own time limit stops it
- * inside its job, timed out and not retried.
+ * inside its job, timed out and not retried. Short tasks are packed: a 1,000-run sweep goes out as
+ * a dozen jobs, and a worker killed mid-chunk costs only its current task, which is retried.
  */
 import { execFileSync, spawnSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parquetReadObjects } from 'hyparquet';
@@ -17,8 +18,9 @@ import { loadTuneConfig } from '../rules/tune/config';
 import { StudyFile, studyDir } from '../rules/tune/study';
 import { slurmBackend } from '../runner/backends/slurm';
 import type { WorkerTask } from '../runner/backends/types';
+import { submissionFiles } from '../runner/chunk';
 import { loadCard } from '../runner/cards';
-import { jobStates, slurm, submittedJobs, waitFor } from './support/slurm';
+import { jobStates, slurm, submittedTasks, tasksOf, waitFor } from './support/slurm';
 import { REPO, ScratchWorkspace } from './support/workspace';
 
 const MINUTE = 60_000;
@@ -54,7 +56,8 @@ describe.runIf(slurm)('Slurm backends', () => {
           expect(r.status, r.output).toBe(0);
           // Every task really ran as a Slurm job, none came from the local run's cache.
           expect(r.cached).toEqual([]);
-          expect(r.output).toMatch(/submitted as Slurm job \d+_\d+ \(partition (cpu|gpu)/);
+          expect(r.output).toMatch(/lambda-hat: \d+ tasks on slurm \(config\/cards\/slurm-(cpu|gpu)\.yaml: partition (cpu|gpu)/);
+          expect(r.output).toMatch(/submitted as Slurm job \d+_\d+ \(\d+ tasks? in it, attempt 1\)/);
           const got = await results(ws, exp);
           expect([...got.npy.keys()].sort()).toEqual([...reference.npy.keys()].sort());
           for (const [name, bytes] of reference.npy) expect(got.npy.get(name)!.equals(bytes), `${backend}: ${name}`).toBe(true);
@@ -92,6 +95,81 @@ describe.runIf(slurm)('Slurm backends', () => {
     5 * MINUTE,
   );
 
+  it(
+    'run a 1,000-run sweep as a dozen packed jobs, bit-identical to the local backend',
+    async () => {
+      const ws = new ScratchWorkspace(
+        'experiment: thousand\ntargets:\n  - { model: small, data: small, seed: 1, overrides: { training: { steps: 100 } } }\nsamplers:\n  - { name: sgld, sweep: { seed: { from: 1, to: 1000 } }, overrides: { steps: 60, warmup: 0, eval_every: 20, batch_size: 16 } }\n',
+      );
+      try {
+        const exp = await loadExperiment({ root: ws.root, presets: DEFAULT_PRESETS }, ws.path('config/experiments.yaml'));
+        expect(exp.runs).toHaveLength(1000);
+        const local = ws.nx('run-many', '-t', 'aggregate', '--backend', 'local');
+        expect(local.status, local.output.slice(-3000)).toBe(0);
+        const reference = await results(ws, exp);
+        ws.remove('artifacts');
+        ws.remove('.nx');
+        const r = ws.nx('run-many', '-t', 'aggregate', '--backend', 'slurm-cpu', '--set', 'max_jobs=10', '--set', 'tasks_per_job=100', '--set', 'cpus_per_task=1', '--set', 'mem_per_task=500M', '--set', 'poll_seconds=1');
+        expect(r.status, r.output.slice(-3000)).toBe(0);
+        expect(r.cached).toEqual([]);
+        const tasks = submittedTasks(ws.root);
+        // The target, the thousand runs and the aggregate: every task once, none retried.
+        expect(tasks).toHaveLength(1002);
+        const jobs = new Set(tasks.map((t) => t.key));
+        expect(jobs.size).toBeLessThanOrEqual(20);
+        // Packed: the runs went out as ten jobs of a hundred, never more than max_jobs at once.
+        const sampleJobs = new Set(tasks.filter((t) => t.task.rule === 'sample').map((t) => t.key));
+        expect(sampleJobs.size).toBe(10);
+        const got = await results(ws, exp);
+        for (const [name, bytes] of reference.npy) expect(got.npy.get(name)!.equals(bytes), name).toBe(true);
+        expect(Object.keys(got.table)).toHaveLength(1000);
+        expect(got.table).toEqual(reference.table);
+      } finally {
+        ws.dispose();
+      }
+    },
+    10 * MINUTE,
+  );
+
+  it(
+    'a worker killed mid-chunk loses only its current task, which is retried; the chunk goes on',
+    async () => {
+      const ws = new ScratchWorkspace(
+        `experiment: killed\ntargets:\n  - { model: small, data: small, seed: 1, overrides: { training: { steps: 100 } } }\nsamplers:\n  - { name: sgld, overrides: { steps: 400000, warmup: 0, eval_every: 1000, batch_size: 32 } }\n  - { name: sgld, sweep: { seed: { from: 1, to: 5 } }, overrides: { steps: 100, warmup: 0, eval_every: 20, batch_size: 16 } }\n`,
+      );
+      try {
+        const exp = await loadExperiment({ root: ws.root, presets: DEFAULT_PRESETS }, ws.path('config/experiments.yaml'));
+        const long = exp.runs.find((run) => run.options.steps === 400000)!;
+        // One job at a time, all six runs in it: the long one shares its warm worker with the others.
+        const { done } = ws.nxInBackground('run-many', '-t', 'sample', '--backend', 'slurm-cpu', '--set', 'max_jobs=1', '--set', 'tasks_per_job=10', '--set', 'retries=1', '--set', 'poll_seconds=1');
+        const victim = await waitFor('the long run to start in its job', 180, () => {
+          const t = tasksOf(ws.root, long.id)[0];
+          return t && existsSync(submissionFiles.out(t.dir, t.index)) ? t : undefined;
+        });
+        // The warm worker of this workspace's chunk (`lambda-hat.js serve`), killed as the OOM killer would.
+        const worker = execFileSync('pgrep', ['-f', `${ws.root}/bin/lambda-hat.js serve`], { encoding: 'utf8' }).trim().split('\n');
+        expect(worker).toHaveLength(1);
+        process.kill(Number(worker[0]), 'SIGKILL');
+        const r = await done;
+        expect(r.status, r.output.slice(-3000)).toBe(0);
+        expect(r.output).toContain(`attempt 1 failed (worker killed by SIGKILL in Slurm job ${victim.key})`);
+        expect(r.output).toContain('retrying, attempt 2 of 2');
+        // Its exit file says how it ended; the other runs of the chunk ran once each, on a fresh worker.
+        expect(JSON.parse(readFileSync(submissionFiles.exit(victim.dir, victim.index), 'utf8'))).toEqual({ ok: false, reason: 'worker killed by SIGKILL' });
+        const samples = submittedTasks(ws.root).filter((t) => t.task.rule === 'sample');
+        expect(samples).toHaveLength(7);
+        for (const run of exp.runs) {
+          const submitted = samples.filter((t) => JSON.stringify(t.task.spec).includes(run.id));
+          expect(submitted, run.id).toHaveLength(run.id === long.id ? 2 : 1);
+          expect(JSON.parse(ws.read(`artifacts/runs/${run.id}/analysis.json`).toString()).run_id).toBe(run.id);
+        }
+      } finally {
+        ws.dispose();
+      }
+    },
+    10 * MINUTE,
+  );
+
   describe('faults', () => {
     const TARGET = '{ model: small, data: small, seed: 1, overrides: { training: { steps: 200 } } }';
     const SHORT = '{ name: hmc, overrides: { draws: 30, warmup: 30 } }';
@@ -113,7 +191,7 @@ describe.runIf(slurm)('Slurm backends', () => {
     /** Waits until the long task's job runs, and returns its key. */
     const runningJobOf = (ws: ScratchWorkspace, runId: string) =>
       waitFor(`the job of ${runId} to run`, 120, () => {
-        const job = submittedJobs(ws.root).find((j) => j.taskFile.includes(runId));
+        const job = tasksOf(ws.root, runId)[0];
         return job && jobStates([job.key]).get(job.key) === 'RUNNING' ? job.key : undefined;
       });
 
@@ -121,7 +199,7 @@ describe.runIf(slurm)('Slurm backends', () => {
       const { ws } = await setup(longSgld(1000));
       const r = ws.nx('run-many', '-t', 'sample', '--backend', 'slurm-cpu', '--batch', '--set', 'partition=nosuch');
       expect(r.status).not.toBe(0);
-      expect(r.output).toMatch(/FAILED on slurm \(config\/cards\/slurm-cpu\.yaml: partition nosuch, 2 CPUs\): sbatch rejected the job: sbatch: error: invalid partition specified: nosuch/);
+      expect(r.output).toMatch(/FAILED on slurm \(config\/cards\/slurm-cpu\.yaml: partition nosuch, 2 CPUs\): Slurm rejected the job: sbatch: error: invalid partition specified: nosuch/);
       expect(r.output).not.toMatch(/^\s+at \//m);
       expect(ws.exists('artifacts/targets')).toBe(false);
     }, 2 * MINUTE);
@@ -158,7 +236,7 @@ describe.runIf(slurm)('Slurm backends', () => {
       const { ws, longRun, shortRun } = await setup(longSgld(100_000_000));
       const r = ws.nx('run-many', '-t', 'sample', '--backend', 'slurm-cpu', '--batch', '--set', 'walltime=00:01:00', '--set', 'retries=0');
       expect(r.status).not.toBe(0);
-      expect(r.output).toMatch(new RegExp(`\\[${longRun.id}\\] FAILED on slurm .*: Slurm job \\d+_\\d+ exceeded its walltime of 00:01:00`));
+      expect(r.output).toMatch(new RegExp(`\\[${longRun.id}\\] FAILED on slurm .*: Slurm job \\d+_\\d+ exceeded its walltime \\(00:01:00 per task\\)`));
       expect(ws.exists(`artifacts/runs/${shortRun.id}/analysis.json`)).toBe(true);
       expect(ws.exists(`artifacts/runs/${longRun.id}`)).toBe(false);
     }, 5 * MINUTE);
@@ -170,28 +248,35 @@ describe.runIf(slurm)('Slurm backends', () => {
       // As a terminal does: SIGINT to the whole process group.
       process.kill(-child.pid!, 'SIGINT');
       await done;
-      const keys = submittedJobs(ws.root).map((j) => j.key);
+      const keys = submittedTasks(ws.root).map((j) => j.key);
       const states = await waitFor('the jobs to end', 60, () => {
         const s = jobStates(keys);
         return [...s.values()].every((state) => !['PENDING', 'RUNNING', 'CONFIGURING', 'COMPLETING'].includes(state)) ? s : undefined;
       });
-      expect(states.get(submittedJobs(ws.root).find((j) => j.taskFile.includes(longRun.id))!.key)).toBe('CANCELLED');
+      expect(states.get(tasksOf(ws.root, longRun.id)[0].key)).toBe('CANCELLED');
     }, 5 * MINUTE);
   });
 
   describe('time limits', () => {
-    // A stand-in worker (bin/lambda-hat.js of a scratch workspace root): sleeps as long as its task file says.
+    // A stand-in warm worker (bin/lambda-hat.js of a scratch workspace root, the `serve` protocol): each task sleeps as long as its spec says.
     const root = mkdtempSync(join(tmpdir(), 'lh-slurm-limit-'));
     afterAll(() => rmSync(root, { recursive: true, force: true }));
 
-    it('a task over its own time limit is stopped inside its job, ends timed out and is not retried; tasks.txt carries the limit', async () => {
+    it('a task over its own time limit is stopped inside its job, ends timed out and is not retried; tasks.json carries the limit', async () => {
       mkdirSync(join(root, 'bin'));
-      writeFileSync(join(root, 'bin', 'lambda-hat.js'), `setTimeout(() => {}, Number(require('node:fs').readFileSync(process.argv[4], 'utf8')) * 1000);\n`);
-      const task = (name: string, sleep: number, timeLimitSec?: number): WorkerTask => {
-        const taskFile = join(root, `${name}.task`);
-        writeFileSync(taskFile, String(sleep));
-        return { label: `fake:${name}`, rule: 'sample', taskFile, timeLimitSec };
-      };
+      // `chunk` is the real one (it drives the pool); `serve` is the stand-in.
+      writeFileSync(
+        join(root, 'bin', 'lambda-hat.js'),
+        `if (process.argv[2] === 'chunk') {
+  process.env.SWC_NODE_PROJECT = ${JSON.stringify(join(REPO, 'tsconfig.json'))};
+  require(${JSON.stringify(join(REPO, 'node_modules', '@swc-node', 'register'))});
+  require(${JSON.stringify(join(REPO, 'runner', 'chunk.ts'))}).runChunk(${JSON.stringify(root)}, process.argv[3], Number(process.argv[4])).then(() => process.exit(0));
+} else {
+  process.on('message', ({ spec }) => setTimeout(() => process.send({ type: 'done', status: 0, cpuSeconds: 0 }), spec.sleep * 1000));
+}
+`,
+      );
+      const task = (name: string, sleep: number, timeLimitSec?: number): WorkerTask => ({ label: `fake:${name}`, rule: 'sample', spec: { sleep }, timeLimitSec });
       const { card, source } = loadCard(REPO, { backend: 'slurm-cpu', set: ['retries=1', 'poll_seconds=1', 'walltime=00:05:00'] });
       if (card.backend !== 'slurm') throw new Error('slurm-cpu is not a Slurm card');
       const backend = slurmBackend(root, card, source);
@@ -213,9 +298,12 @@ describe.runIf(slurm)('Slurm backends', () => {
       const submissions = readdirSync(join(root, 'artifacts', '.work', 'slurm'));
       expect(submissions).toHaveLength(1);
       const dir = join(root, 'artifacts', '.work', 'slurm', submissions[0]);
-      expect(readFileSync(join(dir, 'tasks.txt'), 'utf8')).toBe(`sample ${over.taskFile} 2\nsample ${within.taskFile} 0\n`);
-      expect(readFileSync(join(dir, '0.exit'), 'utf8').trim()).toBe('124');
-      expect(readFileSync(join(dir, '1.exit'), 'utf8').trim()).toBe('0');
+      expect(JSON.parse(readFileSync(join(dir, 'tasks.json'), 'utf8'))).toEqual([
+        { label: 'fake:over', rule: 'sample', spec: { sleep: 60 }, timeLimitSec: 2 },
+        { label: 'fake:within', rule: 'sample', spec: { sleep: 0.5 } },
+      ]);
+      expect(JSON.parse(readFileSync(join(dir, '0.exit'), 'utf8'))).toEqual({ ok: false, timedOut: true, reason: 'exceeded its time limit of 2 s' });
+      expect(JSON.parse(readFileSync(join(dir, '1.exit'), 'utf8'))).toEqual({ ok: true, cpuSeconds: 0 });
     }, 3 * MINUTE);
   });
   it(
@@ -247,8 +335,8 @@ budget: { hmc_sec: 120, trial_sec: 120 }
         expect(study.trials.map((t) => t.number).sort()).toEqual([0, 1, 2, 3]);
         expect(study.trials.every((t) => t.state === 'complete' || t.state === 'pruned')).toBe(true);
         // The target, the reference and the four trials each ran as a Slurm array element.
-        const jobs = submittedJobs(ws.root);
-        const rules = jobs.map((j) => JSON.parse(readFileSync(j.taskFile, 'utf8')));
+        const jobs = submittedTasks(ws.root);
+        const rules = jobs.map((j) => j.task.spec as { id?: string; run?: { sampler: string } });
         expect(jobs).toHaveLength(6);
         expect(rules.filter((spec) => spec.run?.sampler === 'sgld')).toHaveLength(4);
         expect(rules.filter((spec) => spec.id === config.references[0].id)).toHaveLength(1);

@@ -38,6 +38,7 @@ export async function withBackend(root: string, options: CardSelection, body: (b
   try {
     return { success: await body(backend, display, (line, stream) => display.log(line, stream === 'stdout' ? process.stdout : process.stderr)) };
   } finally {
+    backend.close();
     display.close();
     stopCancelling();
   }

@@ -1,15 +1,15 @@
 /**
- * A backend runs worker processes (`lambda-hat run <rule> <task.json>`) somewhere and reports how
- * they ended (Parsl's provider idea: the caller never knows which backend it drives). Many `run`
- * calls may be in flight at once; a backend is free to group them (Slurm job arrays).
+ * A backend runs tasks somewhere and reports how they ended (Parsl's provider idea: the caller
+ * never knows which backend it drives). Many `run` calls may be in flight at once; a backend is
+ * free to queue them (a local pool of warm workers) or group them (Slurm job arrays).
  */
 export interface WorkerTask {
   /** `project:target`, for messages and output prefixes. */
   label: string;
   rule: string;
-  /** Absolute path of the task file the worker reads. */
-  taskFile: string;
-  /** Seconds of wall time the worker may run before it is stopped (a tuning trial's budget); absent: no limit. */
+  /** The rule's spec, exactly as the task's options hold it. */
+  spec: unknown;
+  /** Seconds of wall time the task may run before it is stopped (a tuning trial's budget); absent: no limit. */
   timeLimitSec?: number;
 }
 
@@ -17,14 +17,18 @@ export interface Outcome {
   ok: boolean;
   /** Why the last attempt failed, in words. */
   reason?: string;
-  /** The last lines the worker wrote to stderr. */
+  /** The last lines the task wrote to stderr. */
   stderrTail: string[];
   attempts: number;
-  /** True when the worker was stopped for exceeding its time limit, so callers can tell over-budget from broken. */
+  /** True when the task was stopped for exceeding its time limit, so callers can tell over-budget from broken. */
   timedOut?: boolean;
+  /** True when the worker rejected the task's input (exit status 2): running it again cannot help. */
+  inputError?: boolean;
+  /** CPU seconds the worker spent on the task itself, where the backend can tell. */
+  cpuSeconds?: number;
 }
 
-/** Where the worker's output lines go (already split into lines). */
+/** Where the task's output lines go (already split into lines). */
 export interface OutputSink {
   stdout(line: string): void;
   stderr(line: string): void;
@@ -37,8 +41,8 @@ export interface Backend {
   run(task: WorkerTask, sink: OutputSink): Promise<Outcome>;
   /** Stops every worker or job this backend started that is still running. Synchronous: it runs on Ctrl-C. */
   cancelAll(): void;
+  /** Lets the backend's workers go once their tasks are done (a process that ends calls it). */
+  close(): void;
 }
 
-/** Exit status of `lambda-hat` for a mistake in the input: running it again cannot help. */
-export const INPUT_ERROR_STATUS = 2;
 export const STDERR_TAIL_LINES = 20;

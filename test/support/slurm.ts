@@ -6,6 +6,7 @@
 import { execFileSync, spawnSync } from 'node:child_process';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { ChunkTask, submissionFiles } from '../../runner/chunk';
 
 function clusterUp(): boolean {
   const p = spawnSync('sinfo', ['-h', '-o', '%T'], { encoding: 'utf8' });
@@ -20,23 +21,31 @@ if (!slurm) {
   console.warn(`\n*** SKIPPING: ${message} ***\n`);
 }
 
-export interface SubmittedJob {
+export interface SubmittedTask {
+  /** The array element that runs the task, e.g. `123_4`. */
   key: string;
-  taskFile: string;
+  /** The submission's folder, and the task's index in it (its `<index>.exit` and logs). */
+  dir: string;
+  index: number;
+  task: ChunkTask;
 }
 
-/** Every array element the workspace's Slurm backend submitted, with the task file it runs. */
-export function submittedJobs(root: string): SubmittedJob[] {
-  const dir = join(root, 'artifacts', '.work', 'slurm');
-  if (!existsSync(dir)) return [];
-  return readdirSync(dir).flatMap((sub) => {
-    const submission = join(dir, sub, 'submission.json');
-    if (!existsSync(submission)) return [];
-    const jobId = JSON.parse(readFileSync(submission, 'utf8')).job_id;
-    const lines = readFileSync(join(dir, sub, 'tasks.txt'), 'utf8').trim().split('\n');
-    return lines.map((line, i) => ({ key: `${jobId}_${i}`, taskFile: line.split(' ')[1] }));
+/** Every task the workspace's Slurm backend submitted, with the array element that runs it. */
+export function submittedTasks(root: string): SubmittedTask[] {
+  const work = join(root, 'artifacts', '.work', 'slurm');
+  if (!existsSync(work)) return [];
+  return readdirSync(work).flatMap((sub) => {
+    const dir = join(work, sub);
+    if (!existsSync(join(dir, 'submission.json'))) return [];
+    const jobId = JSON.parse(readFileSync(join(dir, 'submission.json'), 'utf8')).job_id;
+    const tasks = JSON.parse(readFileSync(submissionFiles.tasks(dir), 'utf8')) as ChunkTask[];
+    const chunks = JSON.parse(readFileSync(submissionFiles.chunks(dir), 'utf8')) as number[][];
+    return chunks.flatMap((indices, element) => indices.map((index) => ({ key: `${jobId}_${element}`, dir, index, task: tasks[index] })));
   });
 }
+
+/** The tasks whose spec mentions `id` (a run or target id). */
+export const tasksOf = (root: string, id: string) => submittedTasks(root).filter((t) => JSON.stringify(t.task.spec).includes(id));
 
 /** Slurm's state of each job key (array elements listed one per line). */
 export function jobStates(keys: string[]): Map<string, string> {

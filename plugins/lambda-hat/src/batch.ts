@@ -1,13 +1,15 @@
 /**
- * The batch executor (Nx's `--batch`): one process receives the whole graph of lambda-hat tasks
- * and runs it on the selected backend, starting every task whose dependencies have succeeded. On
- * Slurm, each such ready set becomes one job array. Results stream back to Nx as tasks end; a task
- * whose dependency failed is reported skipped.
+ * The batch executor (Nx's batch mode, which executors.json makes the default): one process
+ * receives the whole graph of lambda-hat tasks and runs it through the ready queue
+ * (runner/scheduler.ts) on the selected backend: a pool of warm workers locally, packed job arrays
+ * on Slurm. Results stream back to Nx as tasks end; a task whose dependency failed is reported
+ * skipped, and independent tasks keep running.
  */
 import type { ExecutorContext, TaskGraph } from '@nx/devkit';
 import { ProgressDisplay } from '../../../rules/progress';
 import { selectBackend } from '../../../runner/backends';
 import type { CardSelection } from '../../../runner/cards';
+import { runGraph } from '../../../runner/scheduler';
 import { cancelOnSignals, runTask } from '../../../runner/tasks';
 import type { RunOptions } from './executor';
 
@@ -34,50 +36,46 @@ export default async function* runBatch(
     return;
   }
   console.log(`lambda-hat: ${ids.length} tasks on ${backend.name}`);
+  const tally = { ok: 0, failed: 0, skipped: 0, workCpuSeconds: 0, started: performance.now() };
   const stopCancelling = cancelOnSignals(backend);
-  const state = new Map<string, 'running' | 'success' | 'failure' | 'skipped'>();
-  const running = new Map<string, Promise<{ task: string; result: TaskResult }>>();
   // Dependencies outside this batch are done already: Nx only hands over tasks whose other deps finished.
-  const depsOf = (id: string) => (taskGraph.dependencies[id] ?? []).filter((d) => d in taskGraph.tasks);
-  try {
-    for (;;) {
-      const skipped: string[] = [];
-      for (const id of ids) {
-        if (state.has(id)) continue;
-        const deps = depsOf(id).map((d) => state.get(d));
-        if (deps.some((s) => s === 'failure' || s === 'skipped')) {
-          state.set(id, 'skipped');
-          skipped.push(id);
-        } else if (deps.every((s) => s === 'success')) {
-          state.set(id, 'running');
-          const task = taskGraph.tasks[id];
-          const lines: string[] = [];
-          // Nx shows a task's output when it ends, so progress is kept as plain lines, throttled.
-          const display = new ProgressDisplay({ write: (text) => lines.push(text.replace(/\n$/, '')) });
-          const startTime = Date.now();
-          const spec = { project: task.target.project, target: task.target.target, rule: inputs[id].rule, spec: inputs[id].spec };
-          running.set(
-            id,
-            runTask(context.root, backend, spec, (line) => lines.push(line), display).then(
-              (success) => ({ task: id, result: { success, terminalOutput: lines.join('\n'), startTime, endTime: Date.now() } }),
-            ),
-          );
-        }
-      }
-      for (const id of skipped) {
-        const failed = depsOf(id).find((d) => state.get(d) !== 'success');
-        yield { task: id, result: { success: false, status: 'skipped', terminalOutput: `not run: its dependency ${failed} did not succeed` } };
-      }
-      if (running.size === 0) {
-        if (skipped.length === 0) return;
-        continue;
-      }
-      const done = await Promise.race(running.values());
-      running.delete(done.task);
-      state.set(done.task, done.result.success ? 'success' : 'failure');
-      yield done;
+  const dependencies = new Map(ids.map((id) => [id, (taskGraph.dependencies[id] ?? []).filter((d) => d in taskGraph.tasks)]));
+  const results = new Map<string, TaskResult>();
+  const start = async (id: string) => {
+    const task = taskGraph.tasks[id];
+    const lines: string[] = [];
+    // Nx shows a task's output when it ends, so progress is kept as plain lines, throttled.
+    const display = new ProgressDisplay({ write: (text) => lines.push(text.replace(/\n$/, '')) });
+    const startTime = Date.now();
+    const spec = { project: task.target.project, target: task.target.target, rule: inputs[id].rule, spec: inputs[id].spec };
+    let success = false;
+    try {
+      const end = await runTask(context.root, backend, spec, (line) => lines.push(line), display);
+      success = end.ok;
+      tally.workCpuSeconds += end.outcome.cpuSeconds ?? 0;
+    } catch (e) {
+      // A bug of ours in one task fails that task; the others run on.
+      lines.push(String((e as Error)?.stack ?? e));
     }
+    results.set(id, { success, terminalOutput: lines.join('\n'), startTime, endTime: Date.now() });
+    tally[success ? 'ok' : 'failed']++;
+    return success;
+  };
+  try {
+    for await (const end of runGraph(dependencies, start)) {
+      if (end.state === 'skipped') {
+        tally.skipped++;
+        yield { task: end.id, result: { success: false, status: 'skipped', terminalOutput: `not run: its dependency ${end.because} did not succeed` } };
+      } else {
+        yield { task: end.id, result: results.get(end.id)! };
+        results.delete(end.id);
+      }
+    }
+    // Where the time went: the workers' CPU inside tasks, against the wall time of the whole batch.
+    const seconds = (performance.now() - tally.started) / 1000;
+    console.log(`lambda-hat: ${tally.ok} ok, ${tally.failed} failed, ${tally.skipped} skipped in ${seconds.toFixed(1)} s; ${tally.workCpuSeconds.toFixed(2)} CPU-s of work inside the tasks`);
   } finally {
+    backend.close();
     stopCancelling();
   }
 }

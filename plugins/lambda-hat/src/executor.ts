@@ -1,6 +1,7 @@
 /**
- * The Nx executor for every lambda-hat task. Without Nx's batch mode, Nx forks one of these per
- * task and --parallel bounds how many run; with --batch, batch.ts runs the whole graph instead.
+ * The Nx executor for one lambda-hat task. Nx uses it with --batch=false (or `nx run` of a
+ * target whose dependencies are done), forking one of these per task, --parallel bounding how many
+ * run; by default Nx's batch mode hands the whole graph to batch.ts instead.
  * The backend comes from `--backend`, `--card` and `--set` (see cards.ts). Independent tasks keep
  * running after a failure: Nx only skips the dependents of a failed task.
  */
@@ -15,7 +16,7 @@ export interface RunOptions extends CardSelection {
 }
 
 export default async function runExecutor(options: RunOptions, context: ExecutorContext): Promise<{ success: boolean }> {
-  return withBackend(context.root, options, (backend, display, print) =>
-    runTask(context.root, backend, { project: context.projectName!, target: context.targetName!, rule: options.rule, spec: options.spec }, print, display),
+  return withBackend(context.root, options, async (backend, display, print) =>
+    (await runTask(context.root, backend, { project: context.projectName!, target: context.targetName!, rule: options.rule, spec: options.spec }, print, display)).ok,
   );
 }
