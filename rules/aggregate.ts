@@ -5,23 +5,54 @@
 import { join } from 'node:path';
 import { artifactPath } from '../packages/llc/src/artifacts';
 import { readAnalysis, readTiming } from '../packages/llc/src/run-artifact';
-import { writeArrowFile, writeCsvFile, writeParquetFile } from '../packages/llc/src/tables';
-import { llcRunsColumns, RunRecord } from './llc-runs';
-import { checkFiles, Rule } from './rule';
+import { Columns, writeTableInBatches } from '../packages/llc/src/tables';
+import type { Experiment } from './experiment';
+import { LLC_RUNS_COLUMNS, llcRunsColumns, RunRecord } from './llc-runs';
+import { checkFiles, Rule, RuleContext } from './rule';
 
 export interface ExperimentRuns {
   experiment: string;
-  runs: { id: string; target: string; sampler: string }[];
+  /** `label` and `target_label` are the entries' labels: a renamed entry rewrites the table, never a run. */
+  runs: { id: string; target: string; sampler: string; label: string; target_label: string }[];
+}
+
+/** The runs of an experiment as the aggregate and report rules take them. */
+export function experimentRuns(exp: Experiment): ExperimentRuns {
+  return { experiment: exp.name, runs: exp.runs.map((r) => ({ id: r.id, target: r.target, sampler: r.sampler, label: exp.labels[r.id], target_label: exp.labels[r.target] })) };
 }
 
 export const LLC_RUNS_FILES = ['llc_runs.parquet', 'llc_runs.arrow', 'llc_runs.csv'];
 
-/** The records of an experiment's runs; timing is kept apart from the analysis because it is not reproducible. */
-export function readRunRecords(root: string, spec: ExperimentRuns): RunRecord[] {
-  return spec.runs.map((r) => {
-    const dir = join(root, artifactPath.run(r.id));
-    return { experiment: spec.experiment, analysis: readAnalysis(dir), timing: readTiming(dir) };
-  });
+/**
+ * Rows read and written at a time (and rows per Parquet row group): a sweep of 10,000 runs is never
+ * held in memory at once, and a batch is still large enough to write efficiently.
+ */
+export const BATCH_ROWS = 1000;
+
+/** A run's record; timing is kept apart from the analysis because it is not reproducible. */
+export function readRunRecord(root: string, experiment: string, run: ExperimentRuns['runs'][number]): RunRecord {
+  const dir = join(root, artifactPath.run(run.id));
+  return { experiment, label: run.label, target_label: run.target_label, analysis: readAnalysis(dir), timing: readTiming(dir) };
+}
+
+/** Writes the experiment's llc_runs files, `batchRows` runs at a time; returns how many rows they have. */
+export async function writeLlcRuns(root: string, spec: ExperimentRuns, options: { batchRows?: number; log?: RuleContext['log']; progress?: RuleContext['progress'] } = {}): Promise<number> {
+  const batchRows = options.batchRows ?? BATCH_ROWS;
+  const dir = join(root, artifactPath.experiment(spec.experiment));
+  const show = (x: number | null, digits: number) => (x === null ? 'n/a' : x.toPrecision(digits));
+  function* batches(): Generator<Columns> {
+    for (let start = 0; start < spec.runs.length; start += batchRows) {
+      const records = spec.runs.slice(start, start + batchRows).map((r) => readRunRecord(root, spec.experiment, r));
+      for (const { analysis: a } of records) {
+        const verdict = a.status.state === 'ok' ? 'ok' : `${a.status.state}: ${a.status.reasons.join('; ')}`;
+        options.log?.(`  ${a.run_id}  ${a.target_id}  λ̂ = ${show(a.llc.mean, 5)} ± ${show(a.llc.mcse, 2)} (MCSE)  R̂ ${show(a.llc.r_hat, 4)}  ${verdict}`);
+      }
+      yield llcRunsColumns(records);
+      options.progress?.({ phase: 'tabulating', done: start + records.length, total: spec.runs.length, unit: 'runs' });
+    }
+  }
+  const [parquet, arrow, csv] = LLC_RUNS_FILES.map((f) => join(dir, f));
+  return writeTableInBatches({ parquet, arrow, csv }, LLC_RUNS_COLUMNS, batches(), batchRows);
 }
 
 export const aggregateRule: Rule<ExperimentRuns> = {
@@ -31,17 +62,7 @@ export const aggregateRule: Rule<ExperimentRuns> = {
   verify: (spec, root) => checkFiles(root, artifactPath.experiment(spec.experiment), LLC_RUNS_FILES),
 
   async run(spec, ctx) {
-    const records = readRunRecords(ctx.root, spec);
-    const columns = llcRunsColumns(records);
-    const dir = join(ctx.root, artifactPath.experiment(spec.experiment));
-    writeParquetFile(join(dir, 'llc_runs.parquet'), columns);
-    writeArrowFile(join(dir, 'llc_runs.arrow'), columns);
-    writeCsvFile(join(dir, 'llc_runs.csv'), columns);
-    ctx.log(`llc_runs: ${records.length} runs of experiment ${spec.experiment}`);
-    const show = (x: number | null, digits: number) => (x === null ? 'n/a' : x.toPrecision(digits));
-    for (const { analysis: a } of records) {
-      const verdict = a.status.state === 'ok' ? 'ok' : `${a.status.state}: ${a.status.reasons.join('; ')}`;
-      ctx.log(`  ${a.run_id}  ${a.target_id}  λ̂ = ${show(a.llc.mean, 5)} ± ${show(a.llc.mcse, 2)} (MCSE)  R̂ ${show(a.llc.r_hat, 4)}  ${verdict}`);
-    }
+    const rows = await writeLlcRuns(ctx.root, spec, { log: (line) => ctx.log(line), progress: (update) => ctx.progress?.(update) });
+    ctx.log(`llc_runs: ${rows} runs of experiment ${spec.experiment}`);
   },
 };

@@ -6,23 +6,23 @@
 import { canonicalJson } from '../packages/llc/src/canonical';
 import { describeIdentity } from '../packages/llc/src/kernels/identity';
 import type { RunAnalysis, RunTiming } from '../packages/llc/src/run-artifact';
-import type { Columns } from '../packages/llc/src/tables';
+import type { Columns, ColumnType } from '../packages/llc/src/tables';
 
-/** What one row is made from: a run's analysis.json and timing.json, and the experiment it belongs to. */
+/** What one row is made from: a run's analysis.json and timing.json, and the experiment and entry labels it belongs to. */
 export interface RunRecord {
   experiment: string;
+  label: string;
+  target_label: string;
   analysis: RunAnalysis;
   timing: RunTiming;
 }
 
-/**
- * `int` columns are never null; `float` columns are null where a statistic is undefined for a run
- * (an ESS from too few draws) or does not exist for its sampler (acceptance rate of SGLD).
- */
-export type ColumnType = 'string' | 'int' | 'float';
-
 export interface Column {
   name: string;
+  /**
+   * `int` columns are never null; `float` columns are null where a statistic is undefined for a run
+   * (an ESS from too few draws) or does not exist for its sampler (acceptance rate of SGLD).
+   */
   type: ColumnType;
   description: string;
   read(r: RunRecord): string | number | null | undefined;
@@ -43,6 +43,8 @@ export const LLC_RUNS_COLUMNS: Column[] = [
   col('run_id', 'string', 'content id of the run (`<sampler>_` + 12 hex digits)', (r) => r.analysis.run_id),
   col('target_id', 'string', 'content id of the target (`tgt_` + 12 hex digits)', (r) => r.analysis.target_id),
   col('sampler', 'string', 'sampler name: sgld, hmc, mclmc or vi', (r) => r.analysis.sampler),
+  col('label', 'string', "the sampler entry's label: its `label:`, else the sampler's name, followed by the swept values of a swept entry", (r) => r.label),
+  col('target_label', 'string', "the target entry's label: its `label:`, else `<model>/<data>`, followed by the swept values of a swept entry", (r) => r.target_label),
   col('status', 'string', '`ok`, `check` (a diagnostic failed, see status_reason) or `diverged` (non-finite losses)', (r) => r.analysis.status.state),
   col('status_reason', 'string', 'why the status is not ok, reasons separated by `; ` (empty when ok)', (r) => r.analysis.status.reasons.join('; ')),
   col('target_seed', 'int', "the target's seed (teacher, data and student initialisation)", (r) => r.analysis.target.seed),

@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { tableFromIPC } from 'apache-arrow';
 import { parquetReadObjects } from 'hyparquet';
 import { afterAll, expect, it } from 'vitest';
-import { aggregateRule } from '../rules/aggregate';
+import { aggregateRule, experimentRuns } from '../rules/aggregate';
 import { buildTargetRule } from '../rules/build-target';
 import { DEFAULT_PRESETS, loadExperiment } from '../rules/experiment';
 import { sampleRule } from '../rules/sample';
@@ -27,7 +27,7 @@ it('tabulates a run too short for an ESS, with nulls where statistics are undefi
   const analysis = JSON.parse(readFileSync(join(root, 'artifacts', 'runs', exp.runs[0].id, 'analysis.json'), 'utf8'));
   expect(analysis.llc.ess_bulk).toBeNull();
   expect(analysis.llc.mcse).toBeNull();
-  await aggregateRule.run({ experiment: exp.name, runs: exp.runs.map((r) => ({ id: r.id, target: r.target, sampler: r.sampler })) }, { root, log });
+  await aggregateRule.run(experimentRuns(exp), { root, log });
   const dir = join(root, 'artifacts', 'experiments', exp.name);
   const [row] = (await parquetReadObjects({ file: new Uint8Array(readFileSync(join(dir, 'llc_runs.parquet'))).buffer })) as Record<string, unknown>[];
   expect(row.llc_mcse).toBeNull();

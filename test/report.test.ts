@@ -1,16 +1,20 @@
 /**
- * The experiment report, opened in headless Chromium: no console errors and no requests beyond
- * the file itself, one table row per run, every plot decoded, sorting that works; and the llc_runs
- * table read back by independent readers (hyparquet for Parquet, Python's csv module for CSV) with
- * the values of every run's analysis.json and timing.json.
+ * The experiment report, opened in headless Chromium: the summary and a target's page each with no
+ * console errors and no requests beyond the file itself, a table row per run, every plot decoded,
+ * sorting that works, and links between the pages that lead to files and anchors that exist; and
+ * the llc_runs table read back by independent readers (hyparquet for Parquet, Python's csv module
+ * for CSV) with the values of every run's analysis.json and timing.json, the same whether it was
+ * written in one batch or several.
  */
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { tableFromIPC } from 'apache-arrow';
-import { parquetReadObjects } from 'hyparquet';
+import { parquetMetadata, parquetReadObjects, parquetSchema } from 'hyparquet';
+import type { Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { aggregateRule } from '../rules/aggregate';
+import { aggregateRule, experimentRuns, writeLlcRuns } from '../rules/aggregate';
 import { buildTargetRule } from '../rules/build-target';
 import { DEFAULT_PRESETS, Experiment, loadExperiment } from '../rules/experiment';
 import { LLC_RUNS_COLUMNS } from '../rules/llc-runs';
@@ -45,7 +49,7 @@ beforeAll(async () => {
   const ctx = { root, log: () => {}, progress: () => {} };
   for (const t of exp.targets) await buildTargetRule.run(t, ctx);
   for (const r of exp.runs) await sampleRule.run(r, ctx);
-  const runs = exp.runs.map((r) => ({ id: r.id, target: r.target, sampler: r.sampler }));
+  const { runs } = experimentRuns(exp);
   await aggregateRule.run({ experiment: exp.name, runs }, ctx);
   await reportRule.run({ experiment: exp.name, runs, file: 'exp.yaml' }, ctx);
 }, 240_000);
@@ -141,43 +145,105 @@ with open(${JSON.stringify(join(dir(), 'llc_runs.csv'))}, newline='') as f:
     }
   });
 
+  it('reads back the same, by every reader, when written in several batches', async () => {
+    const files = ['llc_runs.parquet', 'llc_runs.arrow', 'llc_runs.csv'];
+    const whole = Object.fromEntries(files.map((f) => [f, readFileSync(join(dir(), f))]));
+    const { runs } = experimentRuns(exp);
+    expect(await writeLlcRuns(root, { experiment: exp.name, runs }, { batchRows: 3 })).toBe(runs.length);
+    const batched = Object.fromEntries(files.map((f) => [f, readFileSync(join(dir(), f))]));
+
+    // The batches really are separate: a Parquet row group and an Arrow record batch each.
+    const batches = Math.ceil(runs.length / 3);
+    const parquet = (bytes: Buffer) => new Uint8Array(bytes).buffer;
+    expect(parquetMetadata(parquet(batched['llc_runs.parquet'])).row_groups.map((g) => Number(g.num_rows))).toEqual([3, 3, 2]);
+    expect(parquetMetadata(parquet(whole['llc_runs.parquet'])).row_groups).toHaveLength(1);
+    expect(tableFromIPC(batched['llc_runs.arrow']).batches).toHaveLength(batches);
+
+    expect(await parquetReadObjects({ file: parquet(batched['llc_runs.parquet']) })).toEqual(await parquetReadObjects({ file: parquet(whole['llc_runs.parquet']) }));
+    expect(parquetSchema(parquetMetadata(parquet(batched['llc_runs.parquet']))).children.map((c) => c.element)).toEqual(
+      parquetSchema(parquetMetadata(parquet(whole['llc_runs.parquet']))).children.map((c) => c.element),
+    );
+    const [a, b] = [tableFromIPC(whole['llc_runs.arrow']), tableFromIPC(batched['llc_runs.arrow'])];
+    expect(b.schema.fields.map(String)).toEqual(a.schema.fields.map(String));
+    expect(b.toArray().map((r) => r.toJSON())).toEqual(a.toArray().map((r) => r.toJSON()));
+    expect(batched['llc_runs.csv'].toString()).toBe(whole['llc_runs.csv'].toString());
+  });
+
+  it('leaves the previous files, and no partial ones, when a run cannot be read', async () => {
+    const before = readdirSync(dir()).sort();
+    const table = readFileSync(join(dir(), 'llc_runs.parquet'));
+    const runs = [...experimentRuns(exp).runs, { id: 'sgld_000000000000', target: exp.targets[0].id, sampler: 'sgld', label: 'sgld', target_label: 'small/small' }];
+    // The missing run is in the third batch: two have been written by then.
+    await expect(writeLlcRuns(root, { experiment: exp.name, runs }, { batchRows: 4 })).rejects.toThrow(/sgld_000000000000/);
+    expect(readdirSync(dir()).sort()).toEqual(before);
+    expect(readFileSync(join(dir(), 'llc_runs.parquet')).equals(table)).toBe(true);
+  });
+
   it('is documented: the README lists every column with its type', () => {
     const readme = readFileSync(join(REPO, 'README.md'), 'utf8');
     for (const c of LLC_RUNS_COLUMNS) expect(readme, c.name).toMatch(new RegExp(`^\\| \`${c.name}\` \\| ${c.type} \\|`, 'm'));
   });
 });
 
-describe.skipIf(!hasChromium)('report.html in headless Chromium', () => {
-  it('renders with no console errors, a row per run, every plot decoded, and sorts', async () => {
+/** Opens a page of the report, collecting console errors and every request it makes. */
+async function open(page: Page, path: string): Promise<{ errors: string[]; requests: string[]; url: string }> {
+  const errors: string[] = [];
+  const requests: string[] = [];
+  page.on('console', (m) => m.type() === 'error' && errors.push(m.text()));
+  page.on('pageerror', (e) => errors.push(String(e)));
+  page.on('request', (r) => requests.push(r.url()));
+  const url = `file://${path}`;
+  await page.goto(url, { waitUntil: 'load' });
+  return { errors, requests, url };
+}
+
+/** Every link of the page, as the file it leads to and the anchor in it (if any). */
+async function links(page: Page): Promise<{ file: string; anchor: string }[]> {
+  const hrefs = await page.$$eval('a[href]', (as) => as.map((a) => a.getAttribute('href')!));
+  return hrefs.map((href) => {
+    const url = new URL(href, page.url());
+    expect(url.protocol, href).toBe('file:');
+    return { file: fileURLToPath(url), anchor: decodeURIComponent(url.hash.slice(1)) };
+  });
+}
+
+describe.skipIf(!hasChromium)('the report in headless Chromium', () => {
+  it('report.html: no console errors, a row per run, its plots decoded, sorting, and links to target pages that exist', async () => {
     const browser = await launchChromium();
     try {
       const page = await browser.newPage({ viewport: { width: 1400, height: 1000 } });
-      const errors: string[] = [];
-      const requests: string[] = [];
-      page.on('console', (m) => m.type() === 'error' && errors.push(m.text()));
-      page.on('pageerror', (e) => errors.push(String(e)));
-      page.on('request', (r) => requests.push(r.url()));
-      const url = `file://${join(dir(), 'report.html')}`;
-      await page.goto(url, { waitUntil: 'load' });
+      const { errors, requests, url } = await open(page, join(dir(), 'report.html'));
 
       expect(await page.locator('#runs-table tbody tr').count()).toBe(exp.runs.length);
       const runIds = await page.locator('#runs-table tbody tr td:first-child').allTextContents();
       expect(runIds.sort()).toEqual(exp.runs.map((r) => r.id).sort());
+      expect(await page.locator('#targets-table tbody tr').count()).toBe(exp.targets.length);
 
+      // The comparison alone: no target's or run's plots on the summary.
       const plots = await page.$$eval('img.plot', (imgs) => imgs.map((i) => ({ alt: i.alt, ok: i.complete && i.naturalWidth > 0 })));
-      // The comparison; per target two overlays, the fit scatter and the loss bars; per run trace and rank, plus energy (HMC) or the ELBO (VI).
-      const perRun = exp.runs.map((r) => 2 + (r.sampler === 'hmc' || r.sampler === 'vi' ? 1 : 0)).reduce((a, b) => a + b, 0);
-      expect(plots.length).toBe(1 + 4 * exp.targets.length + perRun);
+      expect(plots.map((p) => p.alt)).toEqual(['λ̂ per target and sampler with 95% intervals']);
       expect(plots.filter((p) => !p.ok)).toEqual([]);
 
       const lambdaHeader = page.locator('#runs-table th', { hasText: /^λ̂$/ });
-      const column = async () => (await page.$$eval('#runs-table tbody tr', (rows, i) => rows.map((r) => Number(r.children[i].getAttribute('data-sort'))), 4)) as number[];
+      const column = async () => (await page.$$eval('#runs-table tbody tr', (rows, i) => rows.map((r) => Number(r.children[i].textContent)), 4)) as number[];
       await lambdaHeader.click();
       expect(await lambdaHeader.getAttribute('aria-sort')).toBe('ascending');
       const ascending = await column();
       expect(ascending).toEqual([...ascending].sort((a, b) => a - b));
       await lambdaHeader.click();
       expect(await column()).toEqual([...ascending].reverse());
+
+      // Every link leads to a file that exists, and every anchor to an element of that file.
+      const targets = await links(page);
+      const pages = new Set(exp.targets.map((t) => join(dir(), 'report', `${t.id}.html`)));
+      expect(new Set(targets.map((l) => l.file).filter((f) => f !== join(dir(), 'report.html')))).toEqual(pages);
+      for (const { file, anchor } of targets) {
+        expect(existsSync(file), file).toBe(true);
+        if (anchor) expect(readFileSync(file, 'utf8'), `${file}#${anchor}`).toContain(`id="${anchor}"`);
+      }
+      // Each run's id leads to its section on its target's page.
+      const runLinks = await page.$$eval('#runs-table tbody tr td:first-child a', (as) => as.map((a) => a.getAttribute('href')));
+      expect(runLinks.sort()).toEqual(exp.runs.map((r) => `report/${r.target}.html#run-${r.id}`).sort());
 
       mkdirSync(join(REPO, 'test-output'), { recursive: true });
       await page.screenshot({ path: SCREENSHOT, fullPage: true });
@@ -187,4 +253,40 @@ describe.skipIf(!hasChromium)('report.html in headless Chromium', () => {
       await browser.close();
     }
   }, 120_000);
+
+  it('a target’s page: no console errors, its runs only, every plot decoded, and a link back', async () => {
+    const target = exp.targets[1];
+    const mine = exp.runs.filter((r) => r.target === target.id);
+    const browser = await launchChromium();
+    try {
+      const page = await browser.newPage({ viewport: { width: 1400, height: 1000 } });
+      const { errors, requests, url } = await open(page, join(dir(), 'report', `${target.id}.html`));
+
+      const runIds = await page.locator('#runs-table tbody tr td:first-child').allTextContents();
+      expect(runIds.sort()).toEqual(mine.map((r) => r.id).sort());
+      expect(await page.$$eval('section.run', (s) => s.map((e) => e.id))).toEqual(mine.map((r) => `run-${r.id}`));
+
+      const plots = await page.$$eval('img.plot', (imgs) => imgs.map((i) => ({ alt: i.alt, ok: i.complete && i.naturalWidth > 0 })));
+      // Two overlays, the fit scatter and the loss bars; per run trace and rank, plus energy (HMC) or the ELBO (VI).
+      const perRun = mine.map((r) => 2 + (r.sampler === 'hmc' || r.sampler === 'vi' ? 1 : 0)).reduce((a, b) => a + b, 0);
+      expect(plots.length).toBe(4 + perRun);
+      expect(plots.filter((p) => !p.ok)).toEqual([]);
+
+      for (const { file, anchor } of await links(page)) {
+        expect([join(dir(), 'report.html'), join(dir(), 'report', `${target.id}.html`)]).toContain(file);
+        if (anchor) expect(await page.locator(`[id="${anchor}"]`).count(), anchor).toBe(1);
+      }
+      expect(errors).toEqual([]);
+      expect(requests.filter((u) => u !== url && !u.startsWith('data:'))).toEqual([]);
+    } finally {
+      await browser.close();
+    }
+  }, 120_000);
+
+  it('the report rule’s outputs and verify name the pages it wrote', () => {
+    const spec = { ...experimentRuns(exp), file: 'exp.yaml' };
+    expect(reportRule.outputs(spec).sort()).toEqual([join('artifacts', 'experiments', exp.name, 'report'), join('artifacts', 'experiments', exp.name, 'report.html')]);
+    expect(reportRule.verify(spec, root)).toBeNull();
+    expect(readdirSync(join(dir(), 'report')).sort()).toEqual(exp.targets.map((t) => `${t.id}.html`).sort());
+  });
 });

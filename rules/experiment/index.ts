@@ -1,7 +1,8 @@
 /**
- * Experiment files: targets × samplers (README, "The experiment file"). Loading one resolves every entry against the
- * presets under `config/`, validates every key strictly, and gives each target and run its content
- * id (README, "Ids and caching"). Problems are collected across the whole file and reported together.
+ * Experiment files: targets × samplers (README, "The experiment file"). Loading one expands swept
+ * entries (sweep.ts), resolves every entry against the presets under `config/`, validates every key
+ * strictly, and gives each target and run its content id (README, "Ids and caching"). Problems are
+ * collected across the whole file and reported together.
  */
 import { existsSync, readdirSync } from 'node:fs';
 import { join, relative } from 'node:path';
@@ -22,6 +23,7 @@ import { PosteriorConfig, PosteriorSpec, resolvePosterior } from '../../packages
 import { isSamplerName, loadSampler, SAMPLER_NAMES, SamplerName } from '../../packages/llc/src/samplers';
 import { collect, ConfigError, Problem, problemAt, suggestion, validate } from './problems';
 import { loadYaml, merge, Sourced } from './source';
+import { EntryKind, expandEntry, ExpandedEntry } from './sweep';
 
 export { ConfigError } from './problems';
 
@@ -46,6 +48,11 @@ export interface Experiment {
   file: string;
   targets: TargetSpec[];
   runs: RunSpec[];
+  /**
+   * Every target's and every run's label, by id (a run has its sampler entry's label). Kept out of
+   * the specs because a spec is a task's cache key, and renaming an entry must not rerun it.
+   */
+  labels: Record<string, string>;
 }
 
 const presetName = z.string().regex(/^[A-Za-z0-9_][A-Za-z0-9_.-]*$/, 'a preset name (letters, digits, _ . -)');
@@ -66,6 +73,22 @@ const SamplerEntry = z.strictObject({
   posterior: mapping.optional(),
   overrides: mapping.optional(),
 });
+
+const TARGET_KIND: EntryKind = {
+  what: 'target',
+  keys: Object.keys(TargetEntry.shape),
+  mappings: ['overrides'],
+  unsweepable: {},
+  defaultLabel: (e) => `${e.model}/${e.data}`,
+};
+
+const SAMPLER_KIND: EntryKind = {
+  what: 'sampler',
+  keys: Object.keys(SamplerEntry.shape),
+  mappings: ['posterior', 'overrides'],
+  unsweepable: { name: 'write one entry per sampler' },
+  defaultLabel: (e) => String(e.name),
+};
 
 const ExperimentFile = z.strictObject({
   experiment: z.string().regex(/^[A-Za-z][A-Za-z0-9_-]*$/, 'an experiment name (a letter, then letters, digits, _ -)'),
@@ -173,51 +196,73 @@ export function runId(target: string, s: SamplerSetting): string {
   return contentId(s.sampler, { target, sampler: s.sampler, seed: s.seed, options: s.options, posterior: s.posterior });
 }
 
+/** Which entry of the file an expanded entry came from, for messages that point back to it. */
+interface EntrySite {
+  index: number;
+  swept: string;
+}
+
+/** `duplicate target: sweep element "seed=2" resolves to the same config as targets[0], sweep element "seed=1"` */
+function duplicate(what: string, list: string, same: string, x: EntrySite, first: EntrySite): string {
+  const self = x.swept ? `sweep element "${x.swept}" ` : '';
+  const other = `${list}[${first.index}]${first.swept ? `, sweep element "${first.swept}"` : ''}`;
+  return `duplicate ${what}: ${self}resolves to the same ${same} as ${other}`;
+}
+
 /** Loads, validates and resolves an experiment file. Throws ConfigError listing every problem. */
 export async function loadExperiment(ws: Workspace, absFile: string): Promise<Experiment> {
   const file = relative(ws.root, absFile);
   const doc = loadYaml(absFile, file);
   const top = validate(ExperimentFile, doc, 'an experiment file');
   const problems: Problem[] = [];
+  const labels: Record<string, string> = {};
+  const expand = (list: string, i: number, kind: EntryKind): (ExpandedEntry & EntrySite)[] =>
+    expandEntry(doc.at([list, i]), kind, problems).map((x) => ({ ...x, index: i }));
 
   const targets: TargetSpec[] = [];
-  const targetIndex = new Map<string, number>();
-  top.targets.forEach((_, i) => {
-    const entry = doc.at(['targets', i]);
-    const t = collect(problems, () => resolveTarget(ws, entry));
-    if (!t) return;
-    const first = targetIndex.get(t.id);
-    if (first !== undefined) {
-      problems.push({ origin: entry.originOf([]), message: `duplicate target: resolves to the same config as targets[${first}] (${t.id})` });
-      return;
+  const targetSites = new Map<string, EntrySite>();
+  for (const x of top.targets.flatMap((_, i) => expand('targets', i, TARGET_KIND))) {
+    const t = collect(problems, () => resolveTarget(ws, x.entry));
+    if (!t) continue;
+    const first = targetSites.get(t.id);
+    if (first) {
+      problems.push({ origin: x.entry.originOf([]), message: `${duplicate('target', 'targets', 'config', x, first)} (${t.id})` });
+      continue;
     }
-    targetIndex.set(t.id, i);
+    targetSites.set(t.id, x);
     targets.push(t);
-  });
+    labels[t.id] = x.label;
+  }
 
-  const settings: SamplerSetting[] = [];
-  const samplerIndex = new Map<string, number>();
-  for (let i = 0; i < top.samplers.length; i++) {
-    const entry = doc.at(['samplers', i]);
+  const settings: { setting: SamplerSetting; label: string }[] = [];
+  const samplerSites = new Map<string, EntrySite>();
+  for (const x of top.samplers.flatMap((_, i) => expand('samplers', i, SAMPLER_KIND))) {
     let s: SamplerSetting | undefined;
     try {
-      s = await resolveSampler(ws, entry);
+      s = await resolveSampler(ws, x.entry);
     } catch (err) {
       if (!(err instanceof ConfigError)) throw err;
       problems.push(...err.problems);
       continue;
     }
     const key = runId('', s);
-    const first = samplerIndex.get(key);
-    if (first !== undefined) {
-      problems.push({ origin: entry.originOf([]), message: `duplicate sampler: resolves to the same settings as samplers[${first}]` });
+    const first = samplerSites.get(key);
+    if (first) {
+      problems.push({ origin: x.entry.originOf([]), message: duplicate('sampler', 'samplers', 'settings', x, first) });
       continue;
     }
-    samplerIndex.set(key, i);
-    settings.push(s);
+    samplerSites.set(key, x);
+    settings.push({ setting: s, label: x.label });
   }
   if (problems.length) throw new ConfigError(problems);
 
-  const runs: RunSpec[] = targets.flatMap((t) => settings.map((s) => ({ id: runId(t.id, s), target: t.id, ...s })));
-  return { name: top.experiment, file, targets, runs };
+  const runs: RunSpec[] = [];
+  for (const t of targets) {
+    for (const { setting, label } of settings) {
+      const run = { id: runId(t.id, setting), target: t.id, ...setting };
+      runs.push(run);
+      labels[run.id] = label;
+    }
+  }
+  return { name: top.experiment, file, targets, runs, labels };
 }

@@ -21,9 +21,21 @@ export interface Problem {
 }
 
 export class ConfigError extends Error {
-  constructor(readonly problems: Problem[]) {
-    super(sortProblems(problems).map(formatProblem).join('\n'));
+  readonly problems: Problem[];
+
+  /**
+   * Identical problems are listed once: the same mistake is met once per entry that shares it (a
+   * swept entry's every element, a tuning file's posterior under every method).
+   */
+  constructor(problems: Problem[]) {
+    const seen = new Set<string>();
+    const unique = problems.filter((p) => {
+      const key = JSON.stringify(p);
+      return seen.has(key) ? false : (seen.add(key), true);
+    });
+    super(sortProblems(unique).map(formatProblem).join('\n'));
     this.name = 'ConfigError';
+    this.problems = unique;
   }
 }
 
@@ -86,7 +98,8 @@ export function suggestion(written: string, allowed: readonly string[]): string 
   return bestDistance <= Math.max(1, Math.floor(best.length / 3)) ? `; did you mean "${best}"?` : '';
 }
 
-function describe(v: unknown): string {
+/** A value in the words of a message: `the string "rms"`, `a list`. */
+export function describe(v: unknown): string {
   if (v === undefined) return 'nothing';
   if (v === null) return 'null';
   if (Array.isArray(v)) return 'a list';

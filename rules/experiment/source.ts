@@ -48,6 +48,14 @@ export class Sourced {
     return new Sourced(v, origins);
   }
 
+  /** This mapping without `keys` and the origins recorded below them. */
+  without(keys: readonly string[]): Sourced {
+    const value = { ...(this.value as Record<string, unknown>) };
+    for (const k of keys) delete value[k];
+    const origins = new Map([...this.origins].filter(([k]) => !keys.some((key) => atOrBelow(k, [key]))));
+    return new Sourced(value, origins);
+  }
+
   /** A plain value with a single origin. */
   static of(value: unknown, origin: Origin): Sourced {
     return new Sourced(value, new Map([['[]', origin]]));

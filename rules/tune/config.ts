@@ -199,7 +199,7 @@ export async function loadTuneConfig(ws: Workspace, absFile: string, sets: strin
     if (!(err instanceof ConfigError)) throw err;
     problems.push(...err.problems);
   }
-  if (problems.length || !reference) throw new ConfigError(dedupe(problems));
+  if (problems.length || !reference) throw new ConfigError(problems);
 
   const references = targets.map((t) => ({ id: runId(t.id, reference!), target: t.id, ...reference! }));
   const posterior = reference.posterior;
@@ -230,13 +230,4 @@ export async function loadTuneConfig(ws: Workspace, absFile: string, sets: strin
     budget: top.budget,
     study,
   };
-}
-
-/** The same problem is found once per method when it sits in the shared posterior. */
-function dedupe(problems: Problem[]): Problem[] {
-  const seen = new Set<string>();
-  return problems.filter((p) => {
-    const key = JSON.stringify(p);
-    return seen.has(key) ? false : (seen.add(key), true);
-  });
 }

@@ -7,6 +7,7 @@
  *                                   teacher_params.npy train_loss.npy meta.json
  *   artifacts/runs/<sampler_…>/     analysis.json timing.json traces.arrow *.svg
  *   artifacts/experiments/<name>/   llc_runs.parquet llc_runs.arrow llc_runs.csv report.html
+ *                                   report/<tgt_…>.html
  */
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';

@@ -1,20 +1,62 @@
-import { mkdirSync, renameSync, rmSync, writeFileSync, existsSync } from 'node:fs';
-import { dirname, basename, join } from 'node:path';
+import { closeSync, existsSync, mkdirSync, openSync, renameSync, rmSync, writeSync } from 'node:fs';
+import { basename, dirname, join } from 'node:path';
 
 let counter = 0;
 function tempName(path: string): string {
   return join(dirname(path), `.${basename(path)}.tmp-${process.pid}-${counter++}`);
 }
 
+/**
+ * A file written piece by piece under a temporary name in its own directory (so the final rename
+ * never crosses file systems): readers see the previous file, or none, until `commit` renames it
+ * into place; `abort` removes it.
+ */
+export class AtomicFile {
+  /** Where the file is until it is committed. */
+  readonly tempPath: string;
+  private fd: number | null;
+
+  constructor(readonly path: string) {
+    mkdirSync(dirname(path), { recursive: true });
+    this.tempPath = tempName(path);
+    this.fd = openSync(this.tempPath, 'w');
+  }
+
+  write(data: string | Uint8Array): void {
+    // A closed descriptor's number may already belong to another file: never write through it.
+    if (this.fd === null) throw new Error(`${this.path}: written after it was closed`);
+    const bytes = typeof data === 'string' ? Buffer.from(data) : data;
+    for (let done = 0; done < bytes.byteLength; ) done += writeSync(this.fd, bytes, done);
+  }
+
+  /** Closes the temporary file: complete, and open to a check, but not yet in place. */
+  finish(): void {
+    if (this.fd !== null) closeSync(this.fd);
+    this.fd = null;
+  }
+
+  commit(): void {
+    this.finish();
+    renameSync(this.tempPath, this.path);
+  }
+
+  abort(): void {
+    try {
+      this.finish();
+    } finally {
+      rmSync(this.tempPath, { force: true });
+    }
+  }
+}
+
 /** Writes a file so that readers see either the old content or the new, never a partial file. */
 export function writeFileAtomic(path: string, data: string | Uint8Array): void {
-  mkdirSync(dirname(path), { recursive: true });
-  const tmp = tempName(path);
+  const file = new AtomicFile(path);
   try {
-    writeFileSync(tmp, data);
-    renameSync(tmp, path);
+    file.write(data);
+    file.commit();
   } catch (e) {
-    rmSync(tmp, { force: true });
+    file.abort();
     throw e;
   }
 }

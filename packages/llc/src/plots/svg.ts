@@ -13,6 +13,9 @@
 /** Okabe & Ito (2008), distinguishable under the common colour-vision deficiencies; yellow last, as it is faint on white. */
 const PALETTE = ['#0072B2', '#E69F00', '#009E73', '#D55E00', '#CC79A7', '#56B4E9', '#000000', '#F0E442'];
 
+/** How many series can have colours of their own; more, and colours repeat. */
+export const DISTINCT_COLOURS = PALETTE.length;
+
 export function colour(index: number): string {
   return PALETTE[index % PALETTE.length];
 }
