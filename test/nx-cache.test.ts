@@ -2,7 +2,7 @@
  * The caching claims, proved with the real `nx` CLI in a scratch workspace. The steps run in order
  * and build on each other's cache.
  */
-import { readFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { tableFromIPC } from 'apache-arrow';
 import { parquetReadObjects } from 'hyparquet';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -65,7 +65,8 @@ describe('Nx graph and cache', () => {
     const r = ws.nx('show', 'projects');
     expect(r.status).toBe(0);
     const names = r.output.trim().split('\n').sort();
-    expect(names).toEqual([...original.targets.map((t) => t.id), ...original.runs.map((x) => x.id), 'cachetest'].sort());
+    // Plus the project whose named inputs hold the code every task runs.
+    expect(names).toEqual([...original.targets.map((t) => t.id), ...original.runs.map((x) => x.id), 'cachetest', '_lambda-hat-code'].sort());
   });
 
   it('writes the project graph with target ← run ← experiment edges', () => {
@@ -170,6 +171,7 @@ describe('Nx graph and cache', () => {
     const current = await resolve();
     const table = ws.read('artifacts/experiments/cachetest/llc_runs.parquet');
     const report = ws.read('artifacts/experiments/cachetest/report.html');
+    const targetPages = current.targets.map((t) => ws.read(`artifacts/experiments/cachetest/report/${t.id}.html`));
     ws.remove('artifacts');
     expect(ws.exists('artifacts')).toBe(false);
     const r = ws.nx('run-many', '-t', 'sample');
@@ -178,5 +180,35 @@ describe('Nx graph and cache', () => {
     for (const run of current.runs) expect(ws.exists(`artifacts/runs/${run.id}/traces.arrow`)).toBe(true);
     expect(ws.read('artifacts/experiments/cachetest/llc_runs.parquet').equals(table)).toBe(true);
     expect(ws.read('artifacts/experiments/cachetest/report.html').equals(report)).toBe(true);
+    current.targets.forEach((t, i) => expect(ws.read(`artifacts/experiments/cachetest/report/${t.id}.html`).equals(targetPages[i]), t.id).toBe(true));
+  });
+
+  it("reuses the plugin's cached graph while nothing it reads changed, and follows a preset edit", async () => {
+    const cache = ws.path('.nx/cache/lambda-hat-graph.json');
+    const cached = JSON.parse(readFileSync(cache, 'utf8'));
+    expect(Object.keys(cached)).toEqual(['config/experiments.yaml']);
+    const current = await resolve();
+    // Nothing changed, so the graph comes from the cache: a project planted in it shows up.
+    const entry = cached['config/experiments.yaml'];
+    entry.nodes.projects['artifacts/planted'] = { name: 'planted', root: 'artifacts/planted', targets: {}, metadata: { lambdaHat: { dependsOn: [] } } };
+    writeFileSync(cache, JSON.stringify(cached));
+    const before = ws.nx('show', 'projects');
+    expect(before.status, before.output).toBe(0);
+    expect(before.output.trim().split('\n').sort()).toEqual([...current.runs.map((x) => x.id), ...current.targets.map((t) => t.id), 'cachetest', '_lambda-hat-code', 'planted'].sort());
+    // A preset is no part of the experiment file, yet its edit reaches the graph: new HMC run ids.
+    const preset = ws.read('config/sampler/hmc.yaml');
+    ws.write('config/sampler/hmc.yaml', preset.toString().replace('chains: 4', 'chains: 3'));
+    try {
+      const edited = await resolve();
+      const hmc = edited.runs.filter((r) => r.sampler === 'hmc').map((r) => r.id);
+      expect(hmc.some((id) => current.runs.some((r) => r.id === id))).toBe(false);
+      const after = ws.nx('show', 'projects');
+      expect(after.status).toBe(0);
+      // Inferred afresh: the new ids, and the planted project gone.
+      expect(after.output.trim().split('\n').sort()).toEqual([...edited.runs.map((x) => x.id), ...edited.targets.map((t) => t.id), 'cachetest', '_lambda-hat-code'].sort());
+      expect(JSON.parse(readFileSync(cache, 'utf8'))['config/experiments.yaml'].hash).not.toBe(entry.hash);
+    } finally {
+      ws.write('config/sampler/hmc.yaml', preset.toString());
+    }
   });
 });

@@ -1,18 +1,28 @@
 /**
  * The lambda-hat Nx plugin: experiment files → projects and dependencies. Everything Nx-specific
  * lives in this folder; how tasks run lives in runner/, and what they do in rules/.
+ *
+ * Nx infers the graph again on every command (without its daemon), and a 10,000-run sweep takes
+ * seconds to resolve. So, as Nx's own plugins do, the projects of each file are cached under a hash
+ * of everything they are made from: the file, the presets, and the code that resolves them and
+ * scans the tasks' imports (graph-inputs.ts). This module loads only what the cache needs; the
+ * resolver is loaded when a file has changed.
  */
-import { existsSync, readFileSync } from 'node:fs';
-import { basename, join, relative } from 'node:path';
-import { CreateDependencies, CreateNodesV2, DependencyType, RawProjectGraphDependency } from '@nx/devkit';
-import { ConfigError, DEFAULT_PRESETS, loadExperiment } from '../../rules/experiment';
-import { CodeInputScanner } from './src/code-inputs';
-import { loadTuneConfig } from '../../rules/tune/config';
-import { errorProjects, experimentProjects, LambdaHatMetadata, Projects, tuneErrorProjects, tuneProjects } from './src/graph';
+import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { basename, dirname, join, relative } from 'node:path';
+import { cacheDir, CreateDependencies, CreateNodesV2, DependencyType, RawProjectGraphDependency } from '@nx/devkit';
+import { fileHash, sourcesHash } from './src/graph-inputs';
+import type { LambdaHatMetadata, Projects } from './src/graph';
 
 /** The default experiment, any further ones under config/experiments/, and the tuning files under config/tune/. */
 export const EXPERIMENT_FILES = '{config/experiments.yaml,config/experiments/*.yaml,config/tune/*.yaml}';
 const isTuningFile = (file: string) => file.startsWith('config/tune/');
+
+/** The projects of one file and the name it claims (an experiment's or a tuning file's). */
+interface FileNodes {
+  name: string;
+  projects: Projects;
+}
 
 /** A best-effort name for an experiment or tuning file that failed to load (its `experiment:` or `tune:` key). */
 function fallbackName(absFile: string, key: 'experiment' | 'tune'): string {
@@ -20,16 +30,55 @@ function fallbackName(absFile: string, key: 'experiment' | 'tune'): string {
   return new RegExp(`^${key}:\\s*['"]?([A-Za-z][A-Za-z0-9_-]*)`, 'm').exec(text)?.[1] ?? basename(absFile, '.yaml');
 }
 
-/** A tuning file's name and projects, or its error project. */
-async function tuningFile(root: string, file: string, executor: string, scanner: CodeInputScanner): Promise<{ name: string; projects: Projects }> {
+/** Resolves one file into projects (a file with problems becomes a project that fails with them). */
+async function inferFile(root: string, file: string, executor: string): Promise<FileNodes> {
+  const [{ ConfigError, DEFAULT_PRESETS, loadExperiment }, { loadTuneConfig }, graph, { CodeInputScanner }] = await Promise.all([
+    import('../../rules/experiment'),
+    import('../../rules/tune/config'),
+    import('./src/graph'),
+    import('./src/code-inputs'),
+  ]);
+  const code = { scanner: new CodeInputScanner(root), inputs: new Map(), byEntryPoints: new Map() };
+  const abs = join(root, file);
+  const tuning = isTuningFile(file);
   try {
-    const config = await loadTuneConfig({ root, presets: DEFAULT_PRESETS }, join(root, file));
-    return { name: config.name, projects: tuneProjects(config, executor, scanner) };
+    if (tuning) {
+      const config = await loadTuneConfig({ root, presets: DEFAULT_PRESETS }, abs);
+      return { name: config.name, projects: { ...graph.tuneProjects(config, executor, code), ...graph.codeProject(code) } };
+    }
+    const exp = await loadExperiment({ root, presets: DEFAULT_PRESETS }, abs);
+    return { name: exp.name, projects: { ...graph.experimentProjects(exp, executor, code), ...graph.codeProject(code) } };
   } catch (e) {
     if (!(e instanceof ConfigError)) throw e;
-    const name = fallbackName(join(root, file), 'tune');
-    return { name, projects: tuneErrorProjects(name, file, e.message, executor) };
+    const name = fallbackName(abs, tuning ? 'tune' : 'experiment');
+    return { name, projects: tuning ? graph.tuneErrorProjects(name, file, e.message, executor) : graph.errorProjects(name, file, e.message, executor) };
   }
+}
+
+/** The cached projects of each file, keyed by file, with the hash they were made under. */
+type NodesCache = Record<string, { hash: string; nodes: FileNodes }>;
+
+function readCache(path: string): NodesCache {
+  try {
+    return JSON.parse(readFileSync(path, 'utf8')) as NodesCache;
+  } catch {
+    return {};
+  }
+}
+
+function writeCache(path: string, cache: NodesCache): void {
+  mkdirSync(dirname(path), { recursive: true });
+  const tmp = `${path}.${process.pid}.tmp`;
+  writeFileSync(tmp, JSON.stringify(cache));
+  renameSync(tmp, path);
+}
+
+/** Two files claiming one name: the later one becomes an error project naming both. */
+async function clashProjects(file: string, name: string, firstFile: string, executor: string): Promise<Projects> {
+  const graph = await import('./src/graph');
+  const kind = isTuningFile(file) ? 'tuning' : 'experiment';
+  const message = `${file}: ${kind} name "${name}" is already used by ${firstFile}; ${kind} names must be unique`;
+  return kind === 'tuning' ? graph.tuneErrorProjects(name, file, message, executor) : graph.errorProjects(name, file, message, executor);
 }
 
 export const createNodesV2: CreateNodesV2 = [
@@ -37,40 +86,22 @@ export const createNodesV2: CreateNodesV2 = [
   async (files, _options, context) => {
     const root = context.workspaceRoot;
     const executor = `./${relative(root, __dirname)}`;
-    const scanner = new CodeInputScanner(root);
-    const byName = new Map<string, string>();
+    const cachePath = join(root, relative(root, cacheDir), 'lambda-hat-graph.json');
+    const previous = readCache(cachePath);
+    const common = sourcesHash(root, executor);
+    const cache: NodesCache = {};
+    const claimed = { experiment: new Map<string, string>(), tuning: new Map<string, string>() };
     const results: [string, { projects: Projects }][] = [];
-    const tuneNames = new Map<string, string>();
     for (const file of files) {
-      if (isTuningFile(file)) {
-        const { name, projects } = await tuningFile(root, file, executor, scanner);
-        const clash = tuneNames.get(name);
-        tuneNames.set(name, clash ?? file);
-        const message = `${file}: tuning name "${name}" is already used by ${clash}; tuning names must be unique`;
-        results.push([file, { projects: clash ? tuneErrorProjects(name, file, message, executor) : projects }]);
-        continue;
-      }
-      const abs = join(root, file);
-      let projects: Projects;
-      let name: string;
-      try {
-        const exp = await loadExperiment({ root, presets: DEFAULT_PRESETS }, abs);
-        name = exp.name;
-        projects = experimentProjects(exp, executor, scanner);
-      } catch (e) {
-        if (!(e instanceof ConfigError)) throw e;
-        name = fallbackName(abs, 'experiment');
-        projects = errorProjects(name, file, e.message, executor);
-      }
-      const clash = byName.get(name);
-      if (clash) {
-        const message = `${file}: experiment name "${name}" is already used by ${clash}; experiment names must be unique`;
-        results.push([file, { projects: errorProjects(name, file, message, executor) }]);
-        continue;
-      }
-      byName.set(name, file);
-      results.push([file, { projects }]);
+      const hash = `${common}:${fileHash(join(root, file))}`;
+      const nodes = previous[file]?.hash === hash ? previous[file].nodes : await inferFile(root, file, executor);
+      cache[file] = { hash, nodes };
+      const names = isTuningFile(file) ? claimed.tuning : claimed.experiment;
+      const first = names.get(nodes.name);
+      if (first === undefined) names.set(nodes.name, file);
+      results.push([file, { projects: first === undefined ? nodes.projects : await clashProjects(file, nodes.name, first, executor) }]);
     }
+    writeCache(cachePath, cache);
     return results;
   },
 ];

@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 
 export const REPO = join(__dirname, '..', '..');
-const COPIED = ['package.json', 'package-lock.json', 'nx.json', 'tsconfig.json', 'tsconfig.base.json', 'bin', 'config', 'packages', 'plugins', 'runner', 'rules'];
+const COPIED = ['package.json', '.gitignore', 'package-lock.json', 'nx.json', 'tsconfig.json', 'tsconfig.base.json', 'bin', 'config', 'packages', 'plugins', 'runner', 'rules'];
 
 export interface NxResult {
   status: number | null;
@@ -20,10 +20,11 @@ export interface NxResult {
 }
 
 function classify(status: number | null, output: string): NxResult {
-  const ran: string[] = [];
-  const cached: string[] = [];
-  for (const m of output.matchAll(/^> nx run (\S+)(.*)$/gm)) (/\[(local cache|remote cache|existing outputs match the cache)/.test(m[2]) ? cached : ran).push(m[1]);
-  return { status, output, ran: ran.sort(), cached: cached.sort() };
+  const ran = new Set<string>();
+  const cached = new Set<string>();
+  // In batch mode Nx may head a batch's own output with the line of its task, then print the task's.
+  for (const m of output.matchAll(/^> nx run (\S+)(.*)$/gm)) (/\[(local cache|remote cache|existing outputs match the cache)/.test(m[2]) ? cached : ran).add(m[1]);
+  return { status, output, ran: [...ran].sort(), cached: [...cached].sort() };
 }
 
 export class ScratchWorkspace {

@@ -8,16 +8,19 @@
  *                  sample    dependsOn aggregate, report   so `run-many -t sample` yields both
  *   tune-<name>    tune      dependsOn ^build-target one per tuning file (config/tune/*.yaml)
  *
+ *   _lambda-hat-code  (no targets)                the code tasks run, as named inputs
+ *
  * Cache keys: a task's options hold its canonical resolved spec (which contains its content id),
- * its inputs are the import closure of the code it runs plus the upstream artifacts it reads. So
- * a comment or key-order edit changes nothing, and an edit reruns exactly the tasks it reaches.
- * Project roots are the artifact directories; they need not exist, so every target lists its
- * inputs explicitly.
+ * its inputs are the import closure of the code it runs (a named input of the code project) plus
+ * the upstream artifacts it reads. So a comment or key-order edit changes nothing, and an edit
+ * reruns exactly the tasks it reaches. Project roots are the artifact directories; they need not
+ * exist, so every target lists its inputs explicitly.
  */
+import { createHash } from 'node:crypto';
 import type { ProjectConfiguration, TargetConfiguration } from '@nx/devkit';
 import { sortKeys } from '../../../packages/llc/src/canonical';
 import { artifactPath } from '../../../packages/llc/src/artifacts';
-import { aggregateRule, ExperimentRuns } from '../../../rules/aggregate';
+import { aggregateRule, experimentRuns } from '../../../rules/aggregate';
 import { buildTargetRule } from '../../../rules/build-target';
 import type { Experiment, TargetSpec } from '../../../rules/experiment';
 import { ReportSpec, reportRule } from '../../../rules/report';
@@ -25,11 +28,6 @@ import type { Rule } from '../../../rules/rule';
 import { sampleRule } from '../../../rules/sample';
 import type { TuneConfig } from '../../../rules/tune/config';
 import type { CodeInputScanner } from './code-inputs';
-
-/** Edges for createDependencies travel in project metadata. */
-export interface LambdaHatMetadata {
-  dependsOn: string[];
-}
 
 export type Projects = Record<string, ProjectConfiguration>;
 
@@ -39,17 +37,75 @@ export type Projects = Record<string, ProjectConfiguration>;
  */
 const upstreamOf = (target: string): TargetConfiguration['dependsOn'] => [{ target, dependencies: true, params: 'forward' }];
 
-function ruleTarget<S>(executor: string, scanner: CodeInputScanner, rule: Rule<S>, spec: S, upstream: TargetConfiguration['inputs'], dependsOn: TargetConfiguration['dependsOn'], description: string): TargetConfiguration {
-  const code = scanner.closure(rule.codeEntryPoints(spec));
+/**
+ * The project that holds the code every task runs, as one named input per import closure
+ * (`code-sample-…`): tasks refer to the closure by name instead of listing its files, which keeps
+ * a 10,000-run graph small. Its name cannot be an experiment's (those start with a letter).
+ */
+export const CODE_PROJECT = '_lambda-hat-code';
+const CODE_ROOT = '.lambda-hat/code';
+
+/** Named inputs of the code project, gathered while the projects of a file are made. */
+type CodeInputs = Map<string, (string | { externalDependencies: string[] })[]>;
+
+function codeInput({ scanner, inputs, byEntryPoints }: CodeContext, rule: Rule<unknown>, entryPoints: string[]): string {
+  const key = `${rule.name}\0${entryPoints.join('\0')}`;
+  let name = byEntryPoints.get(key);
+  if (name) return name;
+  const closure = scanner.closure(entryPoints);
+  name = `code-${rule.name}-${createHash('sha256').update(JSON.stringify(closure)).digest('hex').slice(0, 12)}`;
+  if (!inputs.has(name)) inputs.set(name, [...closure.files.map((f) => `{workspaceRoot}/${f}`), ...(closure.packages.length ? [{ externalDependencies: closure.packages }] : [])]);
+  byEntryPoints.set(key, name);
+  return name;
+}
+
+/**
+ * Training has an executor of its own (`build`; every other rule runs under `run`) because Nx's
+ * batch mode makes one batch per executor. The builds then end before the samples' batch starts,
+ * so Nx hashes each sample against the parameters on disk and still restores it from the cache
+ * when a rebuild gave byte-identical parameters (in one batch, a task behind a rebuilt one runs
+ * without a cache lookup).
+ */
+const executorOf = (rule: Rule<unknown>) => (rule.name === buildTargetRule.name ? 'build' : 'run');
+
+function ruleTarget<S>(executor: string, code: CodeContext, rule: Rule<S>, spec: S, upstream: TargetConfiguration['inputs'], dependsOn: TargetConfiguration['dependsOn'], description: string): TargetConfiguration {
+  const input = codeInput(code, rule as Rule<unknown>, rule.codeEntryPoints(spec));
   return {
-    executor: `${executor}:run`,
+    executor: `${executor}:${executorOf(rule as Rule<unknown>)}`,
     options: { rule: rule.name, spec: sortKeys(spec) },
     cache: true,
-    inputs: [...code.files.map((f) => `{workspaceRoot}/${f}`), ...(code.packages.length ? [{ externalDependencies: code.packages }] : []), ...(upstream ?? [])],
+    inputs: [{ input, projects: CODE_PROJECT }, ...(upstream ?? [])],
     outputs: rule.outputs(spec).map((o) => `{workspaceRoot}/${o}`),
     dependsOn,
     metadata: { description },
   };
+}
+
+/** The code scanner and the named inputs it has produced so far. */
+export interface CodeContext {
+  scanner: CodeInputScanner;
+  /** Each rule's entry points, by the named input their closure became (thousands of tasks share a few). */
+  byEntryPoints: Map<string, string>;
+  inputs: CodeInputs;
+}
+
+/** The code project, with every named input the file's tasks refer to. */
+export function codeProject(code: CodeContext): Projects {
+  return {
+    [CODE_ROOT]: {
+      name: CODE_PROJECT,
+      root: CODE_ROOT,
+      namedInputs: Object.fromEntries(code.inputs),
+      targets: {},
+      tags: ['lambda-hat'],
+      metadata: { description: 'The code lambda-hat tasks run: one named input per import closure' },
+    },
+  };
+}
+
+/** Edges for createDependencies travel in project metadata (implicitDependencies would do, but Nx matches each one as a pattern against every project: quadratic at 10,000 runs). */
+export interface LambdaHatMetadata {
+  dependsOn: string[];
 }
 
 function project(name: string, root: string, targets: Record<string, TargetConfiguration>, dependsOn: string[], description: string): ProjectConfiguration {
@@ -58,31 +114,33 @@ function project(name: string, root: string, targets: Record<string, TargetConfi
 }
 
 /** A target's project; experiments and tuning files that share a target share its project. */
-function targetProject(t: TargetSpec, executor: string, scanner: CodeInputScanner): Projects {
+function targetProject(t: TargetSpec, label: string | undefined, executor: string, code: CodeContext): Projects {
   const m = t.build.model;
   const what = `${m.in_dim}→${JSON.stringify(m.widths)}→${m.out_dim} ${m.activation}, n = ${t.build.data.n_data}, seed ${t.build.seed}`;
   const root = artifactPath.target(t.id);
-  return { [root]: project(t.id, root, { 'build-target': ruleTarget(executor, scanner, buildTargetRule, t, [], undefined, `Train target ${t.id} (${what})`) }, [], `Target ${what}`) };
+  const named = label ? `${label}: ` : '';
+  return { [root]: project(t.id, root, { 'build-target': ruleTarget(executor, code, buildTargetRule, t, [], undefined, `Train target ${named}${t.id} (${what})`) }, [], `Target ${named}${what}`) };
 }
 
-export function experimentProjects(exp: Experiment, executor: string, scanner: CodeInputScanner): Projects {
+export function experimentProjects(exp: Experiment, executor: string, code: CodeContext): Projects {
   const projects: Projects = {};
-  for (const t of exp.targets) Object.assign(projects, targetProject(t, executor, scanner));
+  for (const t of exp.targets) Object.assign(projects, targetProject(t, exp.labels[t.id], executor, code));
   for (const r of exp.runs) {
     const root = artifactPath.run(r.id);
-    const sample = ruleTarget(executor, scanner, sampleRule, r, [{ dependentTasksOutputFiles: '**/*.npy' }], upstreamOf('build-target'), `Run ${r.sampler} (seed ${r.seed}) on ${r.target}`);
-    projects[root] = project(r.id, root, { sample }, [r.target], `${r.sampler} on ${r.target}`);
+    const what = `${exp.labels[r.id]} on ${exp.labels[r.target]}`;
+    const sample = ruleTarget(executor, code, sampleRule, r, [{ dependentTasksOutputFiles: '**/*.npy' }], upstreamOf('build-target'), `Run ${what} (${r.sampler}, seed ${r.seed}, target ${r.target})`);
+    projects[root] = project(r.id, root, { sample }, [r.target], what);
   }
-  const aggregate: ExperimentRuns = { experiment: exp.name, runs: exp.runs.map((r) => ({ id: r.id, target: r.target, sampler: r.sampler })) };
+  const aggregate = experimentRuns(exp);
   const report: ReportSpec = { ...aggregate, file: exp.file };
   const root = artifactPath.experiment(exp.name);
   projects[root] = project(
     exp.name,
     root,
     {
-      aggregate: ruleTarget(executor, scanner, aggregateRule, aggregate, [{ dependentTasksOutputFiles: '**/{analysis,timing}.json' }], upstreamOf('sample'), `Write llc_runs for ${exp.file}`),
+      aggregate: ruleTarget(executor, code, aggregateRule, aggregate, [{ dependentTasksOutputFiles: '**/{analysis,timing}.json' }], upstreamOf('sample'), `Write llc_runs for ${exp.file}`),
       // The report also reads the targets' artifacts (fit plots): hence the transitive inputs.
-      report: ruleTarget(executor, scanner, reportRule, report, [{ dependentTasksOutputFiles: '**/*', transitive: true }], upstreamOf('sample'), `Write report.html for ${exp.file}`),
+      report: ruleTarget(executor, code, reportRule, report, [{ dependentTasksOutputFiles: '**/*', transitive: true }], upstreamOf('sample'), `Write report.html for ${exp.file}`),
       sample: {
         executor: 'nx:noop',
         dependsOn: [
@@ -108,9 +166,9 @@ export const tuneProjectName = (name: string) => `tune-${name}`;
  * cache (references by content id, every finished trial kept), and a restored Nx entry would
  * replace a study that has since grown with an older one.
  */
-export function tuneProjects(config: TuneConfig, executor: string, scanner: CodeInputScanner): Projects {
+export function tuneProjects(config: TuneConfig, executor: string, code: CodeContext): Projects {
   const projects: Projects = {};
-  for (const t of config.problems) Object.assign(projects, targetProject(t, executor, scanner));
+  for (const t of config.problems) Object.assign(projects, targetProject(t, undefined, executor, code));
   const root = artifactPath.tune(config.name);
   const methods = config.methods.map((m) => m.sampler).join(', ');
   const tune: TargetConfiguration = {
