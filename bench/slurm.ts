@@ -44,7 +44,7 @@ function main(): void {
   console.log(JSON.stringify({ bench: 'slurm', backend: 'local', tasks: TASKS, at_once: AT_ONCE, wall_s: local.wall_s }));
   local.ws.dispose();
 
-  const slurm = timeSamples('slurm-cpu', ['--batch', '--set', 'cpus_per_task=1', '--set', 'mem_per_task=500M', '--set', 'poll_seconds=1']);
+  const slurm = timeSamples('slurm-cpu', ['--batch', '--set', `max_jobs=${AT_ONCE}`, '--set', 'cpus_per_task=1', '--set', 'mem_per_task=500M', '--set', 'poll_seconds=1']);
   try {
     const dir = join(slurm.ws.root, 'artifacts', '.work', 'slurm');
     const submissions = readdirSync(dir)
