@@ -4,7 +4,8 @@
  */
 import { join } from 'node:path';
 import { artifactPath } from '../packages/llc/src/artifacts';
-import { readAnalysis, readTiming } from '../packages/llc/src/run-artifact';
+import { disagreements, RunEstimate, withDisagreement } from '../packages/llc/src/agreement';
+import { readAnalysis, readTiming, RunAnalysis } from '../packages/llc/src/run-artifact';
 import { Columns, writeTableInBatches } from '../packages/llc/src/tables';
 import type { Experiment } from './experiment';
 import { LLC_RUNS_COLUMNS, llcRunsColumns, RunRecord } from './llc-runs';
@@ -29,10 +30,21 @@ export const LLC_RUNS_FILES = ['llc_runs.parquet', 'llc_runs.arrow', 'llc_runs.c
  */
 export const BATCH_ROWS = 1000;
 
-/** A run's record; timing is kept apart from the analysis because it is not reproducible. */
-export function readRunRecord(root: string, experiment: string, run: ExperimentRuns['runs'][number]): RunRecord {
+/** A run's record, its status amended by `disagreement`; timing is kept apart from the analysis because it is not reproducible. */
+export function readRunRecord(root: string, experiment: string, run: ExperimentRuns['runs'][number], disagreement?: string): RunRecord {
   const dir = join(root, artifactPath.run(run.id));
-  return { experiment, label: run.label, target_label: run.target_label, analysis: readAnalysis(dir), timing: readTiming(dir) };
+  const analysis = readAnalysis(dir);
+  return { experiment, label: run.label, target_label: run.target_label, status: withDisagreement(analysis.status, disagreement), analysis, timing: readTiming(dir) };
+}
+
+/** What the agreement check needs of a run. */
+export function runEstimate(a: RunAnalysis): RunEstimate {
+  return { id: a.run_id, target: a.target_id, sampler: a.sampler, mean: a.llc.mean, mcse: a.llc.mcse, state: a.status.state };
+}
+
+/** Every disagreeing run of the experiment with its reason: one light pass over the analyses before the table is written. */
+export function experimentDisagreements(root: string, spec: ExperimentRuns): Map<string, string> {
+  return disagreements(spec.runs.map((r) => runEstimate(readAnalysis(join(root, artifactPath.run(r.id))))));
 }
 
 /** Writes the experiment's llc_runs files, `batchRows` runs at a time; returns how many rows they have. */
@@ -40,11 +52,12 @@ export async function writeLlcRuns(root: string, spec: ExperimentRuns, options: 
   const batchRows = options.batchRows ?? BATCH_ROWS;
   const dir = join(root, artifactPath.experiment(spec.experiment));
   const show = (x: number | null, digits: number) => (x === null ? 'n/a' : x.toPrecision(digits));
+  const disagreeing = experimentDisagreements(root, spec);
   function* batches(): Generator<Columns> {
     for (let start = 0; start < spec.runs.length; start += batchRows) {
-      const records = spec.runs.slice(start, start + batchRows).map((r) => readRunRecord(root, spec.experiment, r));
-      for (const { analysis: a } of records) {
-        const verdict = a.status.state === 'ok' ? 'ok' : `${a.status.state}: ${a.status.reasons.join('; ')}`;
+      const records = spec.runs.slice(start, start + batchRows).map((r) => readRunRecord(root, spec.experiment, r, disagreeing.get(r.id)));
+      for (const { analysis: a, status } of records) {
+        const verdict = status.state === 'ok' ? 'ok' : `${status.state}: ${status.reasons.join('; ')}`;
         options.log?.(`  ${a.run_id}  ${a.target_id}  λ̂ = ${show(a.llc.mean, 5)} ± ${show(a.llc.mcse, 2)} (MCSE)  R̂ ${show(a.llc.r_hat, 4)}  ${verdict}`);
       }
       yield llcRunsColumns(records);

@@ -6,6 +6,7 @@
 import { canonicalJson } from '../packages/llc/src/canonical';
 import { describeIdentity } from '../packages/llc/src/kernels/identity';
 import type { RunAnalysis, RunTiming } from '../packages/llc/src/run-artifact';
+import type { RunStatus } from '../packages/llc/src/status';
 import type { Columns, ColumnType } from '../packages/llc/src/tables';
 
 /** What one row is made from: a run's analysis.json and timing.json, and the experiment and entry labels it belongs to. */
@@ -13,6 +14,8 @@ export interface RunRecord {
   experiment: string;
   label: string;
   target_label: string;
+  /** The run's own status with any disagreement with its target's reference run added (agreement.ts). */
+  status: RunStatus;
   analysis: RunAnalysis;
   timing: RunTiming;
 }
@@ -45,8 +48,8 @@ export const LLC_RUNS_COLUMNS: Column[] = [
   col('sampler', 'string', 'sampler name: sgld, hmc, mclmc or vi', (r) => r.analysis.sampler),
   col('label', 'string', "the sampler entry's label: its `label:`, else the sampler's name, followed by the swept values of a swept entry", (r) => r.label),
   col('target_label', 'string', "the target entry's label: its `label:`, else `<model>/<data>`, followed by the swept values of a swept entry", (r) => r.target_label),
-  col('status', 'string', '`ok`, `check` (a diagnostic failed, see status_reason) or `diverged` (non-finite losses)', (r) => r.analysis.status.state),
-  col('status_reason', 'string', 'why the status is not ok, reasons separated by `; ` (empty when ok)', (r) => r.analysis.status.reasons.join('; ')),
+  col('status', 'string', '`ok`, `check` (a diagnostic failed or λ̂ disagrees with the target\'s reference run, see status_reason) or `diverged` (non-finite losses)', (r) => r.status.state),
+  col('status_reason', 'string', 'why the status is not ok, reasons separated by `; ` (empty when ok)', (r) => r.status.reasons.join('; ')),
   col('target_seed', 'int', "the target's seed (teacher, data and student initialisation)", (r) => r.analysis.target.seed),
   col('model_widths', 'string', "the student's hidden widths as JSON, e.g. `[4,4]`", (r) => JSON.stringify(r.analysis.target.model.widths)),
   col('activation', 'string', "the student's activation", (r) => r.analysis.target.model.activation),

@@ -14,7 +14,8 @@ import { tableFromIPC } from 'apache-arrow';
 import { parquetMetadata, parquetReadObjects, parquetSchema } from 'hyparquet';
 import type { Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { aggregateRule, experimentRuns, writeLlcRuns } from '../rules/aggregate';
+import { withDisagreement } from '../packages/llc/src/agreement';
+import { aggregateRule, experimentDisagreements, experimentRuns, writeLlcRuns } from '../rules/aggregate';
 import { buildTargetRule } from '../rules/build-target';
 import { DEFAULT_PRESETS, Experiment, loadExperiment } from '../rules/experiment';
 import { LLC_RUNS_COLUMNS } from '../rules/llc-runs';
@@ -59,12 +60,14 @@ afterAll(() => rmSync(root, { recursive: true, force: true }));
 function expectedFromArtifacts(id: string): Record<string, unknown> {
   const a = analysisOf(id);
   const t = timingOf(id);
+  // The run's own status, and a disagreement with its target's reference run where there is one.
+  const status = withDisagreement(a.status, experimentDisagreements(root, experimentRuns(exp)).get(id));
   return {
     run_id: a.run_id,
     target_id: a.target_id,
     sampler: a.sampler,
-    status: a.status.state,
-    status_reason: a.status.reasons.join('; '),
+    status: status.state,
+    status_reason: status.reasons.join('; '),
     target_seed: a.target.seed,
     d: a.d,
     n: a.temperature.n,

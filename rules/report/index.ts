@@ -7,7 +7,9 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { artifactPath, readTargetArtifact } from '../../packages/llc/src/artifacts';
 import { writeDirAtomic, writeFileAtomic } from '../../packages/llc/src/atomic';
-import { ExperimentRuns, readRunRecord } from '../aggregate';
+import { ExperimentRuns, readRunRecord, runEstimate } from '../aggregate';
+import { disagreements } from '../../packages/llc/src/agreement';
+import { readAnalysis } from '../../packages/llc/src/run-artifact';
 import { checkFiles, Rule } from '../rule';
 import { runRow } from './runs-table';
 import { summaryPage, TargetSummary } from './summary';
@@ -57,8 +59,11 @@ export const reportRule: Rule<ReportSpec> = {
     await writeDirAtomic(join(dir, REPORT_DIR), (tmp) => {
       for (const [id, specs] of byTarget) {
         const artifact = readTargetArtifact(join(ctx.root, artifactPath.target(id)));
+        // A target's runs are all here: their agreement is judged among them, as the aggregate does.
+        const analyses = specs.map((r) => readAnalysis(join(ctx.root, artifactPath.run(r.id))));
+        const disagreeing = disagreements(analyses.map(runEstimate));
         const runs = specs.map((r, entry): ReportRun => {
-          const record = readRunRecord(ctx.root, spec.experiment, r);
+          const record = readRunRecord(ctx.root, spec.experiment, r, disagreeing.get(r.id));
           if (record.analysis.target_id !== id) throw new Error(`run ${r.id} is of target ${record.analysis.target_id}, not ${id}`);
           // Runs come target by target, sampler entries in file order within each: the k-th run of a target is entry k.
           return { ...record, dir: join(ctx.root, artifactPath.run(r.id)), entry };
@@ -68,7 +73,7 @@ export const reportRule: Rule<ReportSpec> = {
         targets.push({
           id,
           facts: { seed: build.seed, model: `${JSON.stringify(build.model.widths)} ${build.model.activation}`, d: dims.d, n: dims.n, L0 },
-          runs: runs.map((r) => ({ id: r.analysis.run_id, entry: r.entry, state: r.analysis.status.state, mean: r.analysis.llc.mean, mcse: r.analysis.llc.mcse, row: runRow(r) })),
+          runs: runs.map((r) => ({ id: r.analysis.run_id, entry: r.entry, state: r.status.state, mean: r.analysis.llc.mean, mcse: r.analysis.llc.mcse, row: runRow(r) })),
         });
         ctx.progress?.({ phase: 'report', done: targets.length, total: byTarget.size, unit: 'targets' });
       }

@@ -70,4 +70,4 @@ export function statusCounts(states: string[]): string {
   return ['ok', 'check', 'diverged'].map((s) => `${states.filter((t) => t === s).length} ${s}`).join(', ');
 }
 
-export const STATUS_HELP = 'ok; check when R̂ > 1.01, an ESS is below 100 per chain, HMC diverged after warm-up or λ̂ < 0 (hover for the reason); diverged when losses became non-finite.';
+export const STATUS_HELP = 'ok; check when R̂ > 1.01, an ESS is below 100 per chain, HMC diverged after warm-up, λ̂ < 0, or λ̂ disagrees with the target’s reference run (HMC first) beyond 3 combined MCSEs and 10% (hover for the reason); diverged when losses became non-finite.';

@@ -42,7 +42,7 @@ export function targetPage(experiment: string, id: string, artifact: TargetArtif
   const body = [
     `<p><a href="${escapeHtml(summary)}">← λ̂ report: ${escapeHtml(experiment)}</a></p>`,
     `<h1>Target <code>${escapeHtml(id)}</code></h1>`,
-    `<p class="lead">${runs.length} run${runs.length === 1 ? '' : 's'} of experiment ${escapeHtml(experiment)} (${statusCounts(runs.map((r) => r.analysis.status.state))}).</p>`,
+    `<p class="lead">${runs.length} run${runs.length === 1 ? '' : 's'} of experiment ${escapeHtml(experiment)} (${statusCounts(runs.map((r) => r.status.state))}).</p>`,
     '<nav><a href="#target">Target</a><a href="#convergence">Convergence</a><a href="#runs">Runs</a></nav>',
     section('target', 'Target', targetSection(id, artifact)),
     section('convergence', 'Convergence', convergenceSection(id, runs, entries)),
@@ -148,7 +148,7 @@ function readTraces(r: ReportRun): { llc: Float64Array; fge: Float64Array } {
 
 function runSection(r: ReportRun, entries: Entry[]): string {
   const a = r.analysis;
-  const { state, reasons } = a.status;
+  const { state, reasons } = r.status;
   const facts = factList([
     ['status', reasons.length ? `${state}: ${reasons.join('; ')}` : state],
     ['λ̂', `${label(a.llc.mean ?? NaN, 5)} ± ${label(a.llc.mcse ?? NaN, 2)} (MCSE), per chain ${a.llc.per_chain.map((v) => label(v ?? NaN, 4)).join(', ')}`],

@@ -1,0 +1,60 @@
+/**
+ * Cross-sampler agreement on one target (README, "The results table"). A run's own diagnostics
+ * (status.ts) cannot see a sampler that converges to the wrong answer: variational inference on a
+ * singular model reports tight, well-mixed, badly biased estimates. Runs of the same target
+ * estimate the same λ, so each run is compared with the target's reference run, the most trusted
+ * sampler's (HMC, then MCLMC, SGLD, VI; among runs of that sampler, the smallest MCSE). A run
+ * disagrees when its λ̂ differs from the reference by more than both
+ *   AGREEMENT.z · √(MCSE² + MCSE_ref²)   (beyond Monte Carlo error: the two are not the same number)
+ *   AGREEMENT.relative · |λ̂_ref|          (and by more than a bias practitioners accept)
+ * A missing MCSE counts as zero, so only the relative floor applies. The reference itself is
+ * judged by its own diagnostics only. Diverged runs and runs without a finite λ̂ take no part.
+ */
+import type { RunStatus } from './status';
+
+export const AGREEMENT = { z: 3, relative: 0.1 } as const;
+
+/** Samplers in the order their λ̂ is trusted as a target's reference. */
+export const TRUST_ORDER = ['hmc', 'mclmc', 'sgld', 'vi'];
+
+export interface RunEstimate {
+  id: string;
+  target: string;
+  sampler: string;
+  mean: number | null;
+  mcse: number | null;
+  state: RunStatus['state'];
+}
+
+const usable = (r: RunEstimate) => r.state !== 'diverged' && r.mean !== null && Number.isFinite(r.mean);
+const rank = (sampler: string) => (TRUST_ORDER.includes(sampler) ? TRUST_ORDER.indexOf(sampler) : TRUST_ORDER.length);
+
+/** The reason each disagreeing run gets, by run id. */
+export function disagreements(runs: RunEstimate[]): Map<string, string> {
+  const byTarget = new Map<string, RunEstimate[]>();
+  for (const r of runs.filter(usable)) byTarget.set(r.target, [...(byTarget.get(r.target) ?? []), r]);
+  const reasons = new Map<string, string>();
+  for (const group of byTarget.values()) {
+    const reference = [...group].sort((a, b) => rank(a.sampler) - rank(b.sampler) || (a.mcse ?? Infinity) - (b.mcse ?? Infinity))[0];
+    const ref = reference.mean!;
+    for (const r of group) {
+      if (r === reference) continue;
+      const delta = r.mean! - ref;
+      const threshold = Math.max(AGREEMENT.z * Math.hypot(r.mcse ?? 0, reference.mcse ?? 0), AGREEMENT.relative * Math.abs(ref));
+      if (Math.abs(delta) > threshold) {
+        const sign = delta > 0 ? '+' : '−';
+        reasons.set(
+          r.id,
+          `λ̂ disagrees with ${reference.sampler} run ${reference.id} (λ̂ ${ref.toPrecision(4)}) by ${sign}${Math.abs(delta).toPrecision(3)}${ref !== 0 ? ` (${sign}${((Math.abs(delta) / Math.abs(ref)) * 100).toFixed(0)}%)` : ''}, beyond ${AGREEMENT.z} combined MCSEs and ${AGREEMENT.relative * 100}%`,
+        );
+      }
+    }
+  }
+  return reasons;
+}
+
+/** A run's status with a disagreement added: `ok` becomes `check`; `diverged` stays. */
+export function withDisagreement(status: RunStatus, reason: string | undefined): RunStatus {
+  if (!reason) return status;
+  return { state: status.state === 'diverged' ? 'diverged' : 'check', reasons: [...status.reasons, reason] };
+}
