@@ -6,29 +6,16 @@ import { cpSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { ConfigError, loadExperiment } from '../rules/experiment';
+import { loadExperiment } from '../rules/experiment';
+import { experimentFile, experimentProblems, SAMPLER, TARGET } from './support/experiment-files';
 
 const repo = join(__dirname, '..');
 const root = mkdtempSync(join(tmpdir(), 'lh-config-'));
 symlinkSync(join(repo, 'config'), join(root, 'config'));
 afterAll(() => rmSync(root, { recursive: true, force: true }));
 
-async function problems(yaml: string, ws = { root, presets: 'config' }): Promise<string[]> {
-  const file = join(ws.root, 'exp.yaml');
-  writeFileSync(file, yaml);
-  try {
-    await loadExperiment(ws, file);
-  } catch (e) {
-    if (e instanceof ConfigError) return e.message.split('\n');
-    throw e;
-  }
-  throw new Error('the experiment file was accepted');
-}
-
-const TARGET = '{ model: small, data: small, seed: 1 }';
-const SAMPLER = '{ name: sgld }';
-const file = (targets: string[], samplers: string[] = [SAMPLER], head = 'experiment: t') =>
-  `${head}\ntargets:\n${targets.map((t) => `  - ${t}`).join('\n')}\nsamplers:\n${samplers.map((s) => `  - ${s}`).join('\n')}\n`;
+const problems = (yaml: string, ws = { root, presets: 'config' }) => experimentProblems(ws, yaml);
+const file = experimentFile;
 
 describe('malformed experiment files', () => {
   it('accepts a valid file', async () => {

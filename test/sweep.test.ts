@@ -8,8 +8,9 @@ import { cpSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync }
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { ConfigError, Experiment, loadExperiment } from '../rules/experiment';
+import { Experiment, loadExperiment } from '../rules/experiment';
 import { loadTuneConfig } from '../rules/tune/config';
+import { experimentFile, experimentProblems, SAMPLER, TARGET } from './support/experiment-files';
 
 const repo = join(__dirname, '..');
 const root = mkdtempSync(join(tmpdir(), 'lh-sweep-'));
@@ -25,23 +26,8 @@ function load(yaml: string): Promise<Experiment> {
 }
 
 /** The problems reported for `yaml`, written as exp.yaml. */
-async function problems(yaml: string): Promise<string[]> {
-  const file = join(root, 'exp.yaml');
-  writeFileSync(file, yaml);
-  try {
-    await loadExperiment(ws, file);
-  } catch (e) {
-    if (e instanceof ConfigError) return e.message.split('\n');
-    throw e;
-  }
-  throw new Error('the experiment file was accepted');
-}
-
-const TARGET = '{ model: small, data: small, seed: 1 }';
-const SAMPLER = '{ name: sgld }';
-/** Targets from line 3, then `samplers:`, then the samplers. */
-const file = (targets: string[], samplers: string[] = [SAMPLER]) =>
-  `experiment: t\ntargets:\n${targets.map((t) => `  - ${t}`).join('\n')}\nsamplers:\n${samplers.map((s) => `  - ${s}`).join('\n')}\n`;
+const problems = (yaml: string) => experimentProblems(ws, yaml);
+const file = experimentFile;
 
 describe('expanding a sweep', () => {
   it('is the product of the swept values, the first key varying slowest', async () => {
