@@ -8,8 +8,7 @@ import { join } from 'node:path';
 import { artifactPath, readTargetArtifact } from '../../packages/llc/src/artifacts';
 import { writeDirAtomic, writeFileAtomic } from '../../packages/llc/src/atomic';
 import { ExperimentRuns, readRunRecord, runEstimate } from '../aggregate';
-import { disagreements } from '../../packages/llc/src/agreement';
-import { readAnalysis } from '../../packages/llc/src/run-artifact';
+import { disagreements, withDisagreement } from '../../packages/llc/src/agreement';
 import { checkFiles, Rule } from '../rule';
 import { runRow } from './runs-table';
 import { summaryPage, TargetSummary } from './summary';
@@ -59,14 +58,14 @@ export const reportRule: Rule<ReportSpec> = {
     await writeDirAtomic(join(dir, REPORT_DIR), (tmp) => {
       for (const [id, specs] of byTarget) {
         const artifact = readTargetArtifact(join(ctx.root, artifactPath.target(id)));
+        const records = specs.map((r) => readRunRecord(ctx.root, spec.experiment, r));
         // A target's runs are all here: their agreement is judged among them, as the aggregate does.
-        const analyses = specs.map((r) => readAnalysis(join(ctx.root, artifactPath.run(r.id))));
-        const disagreeing = disagreements(analyses.map(runEstimate));
-        const runs = specs.map((r, entry): ReportRun => {
-          const record = readRunRecord(ctx.root, spec.experiment, r, disagreeing.get(r.id));
-          if (record.analysis.target_id !== id) throw new Error(`run ${r.id} is of target ${record.analysis.target_id}, not ${id}`);
+        const disagreeing = disagreements(records.map((r) => runEstimate(r.analysis)));
+        const runs = records.map((record, entry): ReportRun => {
+          const runId = specs[entry].id;
+          if (record.analysis.target_id !== id) throw new Error(`run ${runId} is of target ${record.analysis.target_id}, not ${id}`);
           // Runs come target by target, sampler entries in file order within each: the k-th run of a target is entry k.
-          return { ...record, dir: join(ctx.root, artifactPath.run(r.id)), entry };
+          return { ...record, status: withDisagreement(record.status, disagreeing.get(record.analysis.run_id)), dir: join(ctx.root, artifactPath.run(runId)), entry };
         });
         writeFileSync(join(tmp, targetPageName(id)), targetPage(spec.experiment, id, artifact, runs, entries, SUMMARY_LINK));
         const { build, dims, L0 } = artifact.meta;
