@@ -12,11 +12,10 @@
  */
 import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
-import { ConfigError, DEFAULT_PRESETS, loadExperiment } from './experiment';
+import { DEFAULT_PRESETS, loadExperiment } from './experiment';
 import { doctor } from './doctor';
 import { RULES } from './index';
-import { progressReporter } from './progress';
-import { INPUT_ERROR_STATUS, UserError } from './rule';
+import { INPUT_ERROR_STATUS, isInputError, runRule, UserError } from './rule';
 import { serve } from './serve';
 
 const USAGE = `usage:
@@ -37,12 +36,7 @@ async function run(args: string[]): Promise<void> {
   } catch (e) {
     throw new UserError(`cannot read task file ${taskFile}: ${(e as Error).message}`);
   }
-  const reporter = progressReporter();
-  try {
-    await rule.run(spec, { root: workspaceRoot(), log: (m) => reporter.log(m), progress: (u) => reporter.progress(u) });
-  } finally {
-    reporter.close();
-  }
+  await runRule(rule, spec, workspaceRoot());
 }
 
 async function validateCommand(args: string[]): Promise<void> {
@@ -59,7 +53,7 @@ export async function withInputErrors(command: () => Promise<number>): Promise<n
   try {
     return await command();
   } catch (e) {
-    if (e instanceof ConfigError || e instanceof UserError) {
+    if (isInputError(e)) {
       console.error(e.message);
       return INPUT_ERROR_STATUS;
     }

@@ -1,6 +1,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import type { ProgressUpdate } from './progress';
+import { ConfigError } from './experiment/problems';
+import { progressReporter, ProgressUpdate } from './progress';
 
 /**
  * A rule is one kind of task (Snakemake style): what it reads and writes, the code it runs, and
@@ -54,4 +55,17 @@ export const INPUT_ERROR_STATUS = 2;
 /** An error caused by the user's input or environment: reported as its message alone. */
 export class UserError extends Error {
   override name = 'UserError';
+}
+
+/** Whether `e` is the user's mistake (a bad file or value, ConfigError or UserError): its message alone, exit status 2. */
+export const isInputError = (e: unknown): e is Error => e instanceof ConfigError || e instanceof UserError;
+
+/** Runs a rule in this process, its progress reported as the worker's environment asks (progress.ts). */
+export async function runRule<S>(rule: Rule<S>, spec: S, root: string): Promise<void> {
+  const reporter = progressReporter();
+  try {
+    await rule.run(spec, { root, log: (m) => reporter.log(m), progress: (u) => reporter.progress(u) });
+  } finally {
+    reporter.close();
+  }
 }

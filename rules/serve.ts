@@ -11,9 +11,7 @@
  * those pipes and gives their lines to the task running at the time.
  */
 import { RULES } from './index';
-import { ConfigError } from './experiment/problems';
-import { progressReporter } from './progress';
-import { INPUT_ERROR_STATUS, UserError } from './rule';
+import { INPUT_ERROR_STATUS, isInputError, runRule, UserError } from './rule';
 
 /** What the parent sends: run `rule` on `spec`. */
 export interface RunRequest {
@@ -46,23 +44,17 @@ function capture(stream: NodeJS.WriteStream, name: 'stdout' | 'stderr', send: (m
 
 async function runOne(request: RunRequest, root: string): Promise<number> {
   const rule = RULES[request.rule];
-  if (!rule) {
-    process.stderr.write(`unknown rule "${request.rule}"\n`);
-    return INPUT_ERROR_STATUS;
-  }
-  const reporter = progressReporter();
   try {
-    await rule.run(request.spec, { root, log: (m) => reporter.log(m), progress: (u) => reporter.progress(u) });
+    if (!rule) throw new UserError(`unknown rule "${request.rule}"`);
+    await runRule(rule, request.spec, root);
     return 0;
   } catch (e) {
-    if (e instanceof ConfigError || e instanceof UserError) {
+    if (isInputError(e)) {
       process.stderr.write(`${e.message}\n`);
       return INPUT_ERROR_STATUS;
     }
     process.stderr.write(`${(e as Error)?.stack ?? String(e)}\n`);
     return 1;
-  } finally {
-    reporter.close();
   }
 }
 

@@ -15,13 +15,8 @@ import { join } from 'node:path';
 import { writeFileAtomic } from '../packages/llc/src/atomic';
 import { withInputErrors } from '../rules/cli';
 import { UserError } from '../rules/rule';
-import type { Outcome } from './backends/types';
-import { PoolTask, WorkerPool } from './worker-pool';
-
-/** One task of a submission, as tasks.json holds it. */
-export interface ChunkTask extends PoolTask {
-  label: string;
-}
+import type { Outcome, WorkerTask } from './backends/types';
+import { WorkerPool } from './worker-pool';
 
 /** How a task ended, as `<i>.exit` records it. */
 export type TaskExit = Omit<Outcome, 'attempts' | 'stderrTail'>;
@@ -35,7 +30,7 @@ export const submissionFiles = {
 };
 
 export async function runChunk(root: string, dir: string, element: number): Promise<void> {
-  const tasks = JSON.parse(readFileSync(submissionFiles.tasks(dir), 'utf8')) as ChunkTask[];
+  const tasks = JSON.parse(readFileSync(submissionFiles.tasks(dir), 'utf8')) as WorkerTask[];
   const chunks = JSON.parse(readFileSync(submissionFiles.chunks(dir), 'utf8')) as number[][];
   const mine = chunks[element];
   if (!mine) throw new UserError(`${dir} has no element ${element} (it has ${chunks.length})`);

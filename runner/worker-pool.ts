@@ -14,19 +14,15 @@ import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import type { RunRequest, WorkerMessage } from '../rules/serve';
 import { INPUT_ERROR_STATUS } from '../rules/rule';
-import { OutputSink, Outcome, STDERR_TAIL_LINES } from './backends/types';
+import { OutputSink, Outcome, STDERR_TAIL_LINES, WorkerTask } from './backends/types';
 
 /** How long a worker over its time limit has between SIGTERM and SIGKILL. */
 const KILL_AFTER_MS = 5_000;
 /** The longest delay setTimeout honours (about 24.8 days); a longer limit is no limit in practice. */
 const MAX_TIMER_MS = 2 ** 31 - 1;
 
-export interface PoolTask {
-  rule: string;
-  spec: unknown;
-  /** Seconds of wall time the task may run; absent: no limit. */
-  timeLimitSec?: number;
-}
+/** What the pool needs of a task; the label is the caller's. */
+export type PoolTask = Pick<WorkerTask, 'rule' | 'spec' | 'timeLimitSec'>;
 
 interface Queued {
   task: PoolTask;

@@ -22,7 +22,7 @@
  */
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { ChunkTask, submissionFiles, TaskExit } from '../chunk';
+import { submissionFiles, TaskExit } from '../chunk';
 import { Backend, OutputSink, Outcome, STDERR_TAIL_LINES, WorkerTask } from './types';
 
 /** Tasks that become ready this close together go out in one submission. */
@@ -182,7 +182,7 @@ export function arrayJobsBackend(workspaceRoot: string, scheduler: ArraySchedule
     const dir = join(workRoot, `${new Date().toISOString().replace(/[:.]/g, '-')}-${process.pid}-${submissions++}`);
     mkdirSync(dir, { recursive: true });
     const entries = chunks.flat();
-    const tasks: ChunkTask[] = entries.map((e) => ({ label: e.task.label, rule: e.task.rule, spec: e.task.spec, ...(e.task.timeLimitSec !== undefined && { timeLimitSec: e.task.timeLimitSec }) }));
+    const tasks: WorkerTask[] = entries.map((e) => e.task);
     let next = 0;
     const layout = chunks.map((c) => c.map(() => next++));
     writeFileSync(submissionFiles.tasks(dir), JSON.stringify(tasks));

@@ -6,7 +6,8 @@
 import { execFileSync, spawnSync } from 'node:child_process';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { ChunkTask, submissionFiles } from '../../runner/chunk';
+import type { WorkerTask } from '../../runner/backends/types';
+import { submissionFiles } from '../../runner/chunk';
 
 function clusterUp(): boolean {
   const p = spawnSync('sinfo', ['-h', '-o', '%T'], { encoding: 'utf8' });
@@ -27,7 +28,7 @@ export interface SubmittedTask {
   /** The submission's folder, and the task's index in it (its `<index>.exit` and logs). */
   dir: string;
   index: number;
-  task: ChunkTask;
+  task: WorkerTask;
 }
 
 /** Every task the workspace's Slurm backend submitted, with the array element that runs it. */
@@ -38,7 +39,7 @@ export function submittedTasks(root: string): SubmittedTask[] {
     const dir = join(work, sub);
     if (!existsSync(join(dir, 'submission.json'))) return [];
     const jobId = JSON.parse(readFileSync(join(dir, 'submission.json'), 'utf8')).job_id;
-    const tasks = JSON.parse(readFileSync(submissionFiles.tasks(dir), 'utf8')) as ChunkTask[];
+    const tasks = JSON.parse(readFileSync(submissionFiles.tasks(dir), 'utf8')) as WorkerTask[];
     const chunks = JSON.parse(readFileSync(submissionFiles.chunks(dir), 'utf8')) as number[][];
     return chunks.flatMap((indices, element) => indices.map((index) => ({ key: `${jobId}_${element}`, dir, index, task: tasks[index] })));
   });

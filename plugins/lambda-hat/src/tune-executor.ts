@@ -6,8 +6,7 @@
 import type { ExecutorContext } from '@nx/devkit';
 import { join } from 'node:path';
 import { DEFAULT_PRESETS } from '../../../rules/experiment';
-import { ConfigError } from '../../../rules/experiment/problems';
-import { UserError } from '../../../rules/rule';
+import { isInputError } from '../../../rules/rule';
 import { loadTuneConfig } from '../../../rules/tune/config';
 import { withBackend } from '../../../runner/backends';
 import type { CardSelection } from '../../../runner/cards';
@@ -28,7 +27,7 @@ export default async function tuneExecutor(options: TuneOptions, context: Execut
       await runTune({ root: context.root, config, backend, display, print });
       return true;
     } catch (e) {
-      if (!(e instanceof ConfigError || e instanceof UserError)) throw e;
+      if (!isInputError(e)) throw e;
       print(e.message, 'stderr');
       return false;
     }
