@@ -76,11 +76,6 @@ function csvField(v: string | number | null): string {
 
 const csvHeader = (names: string[]) => names.map(csvField).join(',') + '\r\n';
 
-export function writeCsvFile(path: string, columns: Columns): void {
-  const names = Object.keys(columns);
-  writeFileAtomic(path, csvHeader(names) + csvLines(columns, names));
-}
-
 /** Where a table goes, by format; a format left out is not written. */
 export interface TableFiles {
   parquet?: string;
