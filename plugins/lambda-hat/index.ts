@@ -8,9 +8,10 @@
  * scans the tasks' imports (graph-inputs.ts). This module loads only what the cache needs; the
  * resolver is loaded when a file has changed.
  */
-import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
-import { basename, dirname, join, relative } from 'node:path';
+import { existsSync, readFileSync } from 'node:fs';
+import { basename, join, relative } from 'node:path';
 import { cacheDir, CreateDependencies, CreateNodesV2, DependencyType, RawProjectGraphDependency } from '@nx/devkit';
+import { writeFileAtomic } from '../../packages/llc/src/atomic';
 import { fileHash, sourcesHash } from './src/graph-inputs';
 import type { LambdaHatMetadata, Projects } from './src/graph';
 
@@ -66,13 +67,6 @@ function readCache(path: string): NodesCache {
   }
 }
 
-function writeCache(path: string, cache: NodesCache): void {
-  mkdirSync(dirname(path), { recursive: true });
-  const tmp = `${path}.${process.pid}.tmp`;
-  writeFileSync(tmp, JSON.stringify(cache));
-  renameSync(tmp, path);
-}
-
 /** Two files claiming one name: the later one becomes an error project naming both. */
 async function clashProjects(file: string, name: string, firstFile: string, executor: string): Promise<Projects> {
   const graph = await import('./src/graph');
@@ -101,7 +95,7 @@ export const createNodesV2: CreateNodesV2 = [
       if (first === undefined) names.set(nodes.name, file);
       results.push([file, { projects: first === undefined ? nodes.projects : await clashProjects(file, nodes.name, first, executor) }]);
     }
-    writeCache(cachePath, cache);
+    writeFileAtomic(cachePath, JSON.stringify(cache));
     return results;
   },
 ];
