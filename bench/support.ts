@@ -40,7 +40,7 @@ export function syntheticProblem(m: Model, dtype: Dtype, maxBatch: number, make:
 
 /** Seconds per SGLD step (B = SGLD_BATCH per chain, no preconditioner, float32) over `steps` burn-in steps. */
 export function timeSgld(p: Posterior, steps: number): number {
-  const o = { steps: 1, warmup: steps, batch_size: SGLD_BATCH, step_size: 1e-7, precond: 'none' as const, beta1: 0.9, beta2: 0.999, eps: 1e-8, bias_correction: true, eval_every: 1, chains: CHAINS, dtype: p.dtype };
+  const o = { steps: 1, warmup: steps, batch_size: SGLD_BATCH, step_size: 1e-7, precond: 'none' as const, beta1: 0.9, beta2: 0.999, eps: 1e-8, bias_correction: true, eval_every: 1, mala_every: 0, chains: CHAINS, dtype: p.dtype };
   return sgld.run(p, o, keyFromSeed(4)).timing.warmup_s / steps;
 }
 

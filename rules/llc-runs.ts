@@ -77,6 +77,7 @@ export const LLC_RUNS_COLUMNS: Column[] = [
   col('ess_tail', 'float', 'tail effective sample size of the λ̂ draws, all chains', (r) => r.analysis.llc.ess_tail),
   col('r_hat', 'float', 'rank-normalised split R̂ of the λ̂ draws', (r) => r.analysis.llc.r_hat),
   col('acceptance_rate', 'float', 'mean Metropolis acceptance probability after warm-up (HMC; null otherwise)', (r) => num(r.analysis.diagnostics.acceptance_rate)),
+  col('mala_acceptance', 'float', "mean MALA acceptance probability of SGLD's proposals on every mala_every-th sampling step (SGLD; null otherwise)", (r) => r.analysis.mala_acceptance?.mean ?? null),
   col('divergences', 'float', 'divergent transitions after warm-up, every chain counted (HMC; null otherwise)', (r) => r.analysis.divergences?.count ?? null),
   col('fge_per_chain', 'float', 'data-gradient work per chain in full-gradient equivalents, warm-up included', (r) => r.analysis.work.fge_warmup + r.analysis.work.fge_sampling),
   col('fge_warmup', 'float', 'the part of fge_per_chain spent in warm-up, adaptation or optimisation', (r) => r.analysis.work.fge_warmup),

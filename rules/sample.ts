@@ -49,6 +49,7 @@ export const sampleRule: Rule<RunSpec> = {
       work: result.work,
       diagnostics: result.diagnostics,
       divergences: result.divergences ?? null,
+      mala_acceptance: result.mala ?? null,
       status: s.status,
       versions: versions(),
     };
@@ -122,6 +123,7 @@ export async function sampleOnTarget(spec: SamplerSettings, ctx: RuleContext, wa
       nonFiniteDraws: result.Ln.reduce((k, l) => (Number.isFinite(l) ? k : k + 1), 0),
       estimatedPerChain,
       divergences: result.divergences,
+      mala: result.mala,
     });
     return { target, result, llc, summary, estimatedPerChain, status, temperature: temp, dtype, kernel: kernel.name, kernelIdentity: kernel.identity, threads: kernel.threads, L0: posterior.L0 };
   } finally {

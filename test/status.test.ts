@@ -1,4 +1,4 @@
-/** A run's status: each criterion on its own, the VI exemption from the ESS rule, and divergence. */
+/** A run's status: each criterion on its own, the VI exemption from the ESS rule, divergence, and SGLD's MALA acceptance. */
 import { describe, expect, it } from 'vitest';
 import type { LlcSummary } from '../packages/llc/src/llc';
 import { runStatus, StatusInput } from '../packages/llc/src/status';
@@ -37,5 +37,17 @@ describe('runStatus', () => {
   it('is diverged when losses or λ̂ are not finite', () => {
     expect(status({}, { nonFiniteDraws: 3 })).toEqual({ state: 'diverged', reasons: ['3 of 4000 recorded losses are not finite: lower the step size'] });
     expect(status({ mean: NaN }).state).toBe('diverged');
+  });
+
+  it("flags SGLD's MALA acceptance outside [0.8, 0.995] with the step size expected to give 0.9", () => {
+    const mala = (mean: number) => ({ mala: { mean, per_chain: [mean], checks_per_chain: 100, every: 100, step_size: 1e-4 } });
+    expect(status({}, mala(0.93)).state).toBe('ok');
+    expect(status({}, mala(0.99)).state).toBe('ok');
+    // 1 − α scales as ε^{3/2}: from 0.6 to 0.9 is (0.1 / 0.4)^{2/3} = 0.397 times the step.
+    expect(status({}, mala(0.6)).reasons).toEqual(['MALA acceptance 0.600 < 0.8: the step size is large enough to bias λ̂; try step_size ≈ 0.00004 (now 0.0001)']);
+    // From 0.999 to 0.9: (0.1 / 0.001)^{2/3} = 21.5 times.
+    expect(status({}, mala(0.999)).reasons).toEqual([
+      'MALA acceptance 0.9990 > 0.995: the step size is smaller than it needs to be, so the chains mix slowly; try step_size ≈ 0.0022 (now 0.0001)',
+    ]);
   });
 });

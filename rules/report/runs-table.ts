@@ -20,6 +20,7 @@ const TABLE_COLUMNS: { column: string; label: string; digits?: number }[] = [
   { column: 'ess_tail', label: 'ESS tail', digits: 4 },
   { column: 'r_hat', label: 'R̂', digits: 4 },
   { column: 'acceptance_rate', label: 'accept', digits: 3 },
+  { column: 'mala_acceptance', label: 'MALA accept', digits: 3 },
   { column: 'divergences', label: 'divergent', digits: 4 },
   { column: 'fge_per_chain', label: 'FGE / chain', digits: 3 },
   { column: 'wall_time_s', label: 'time (s)', digits: 3 },

@@ -13,6 +13,7 @@ import type { BuildSpec } from './config';
 import type { NumericIdentity } from './kernels/types';
 import type { LlcSummary } from './llc';
 import type { PosteriorSpec } from './posterior';
+import type { MalaSummary } from './samplers/mala';
 import type { Work } from './samplers/types';
 import type { RunStatus } from './status';
 import { Columns, writeArrowFile } from './tables';
@@ -51,6 +52,8 @@ export interface RunAnalysis {
   diagnostics: Record<string, unknown>;
   /** Divergent transitions after warm-up, for samplers that detect them (HMC); null for the others. */
   divergences: { count: number; transitions: number } | null;
+  /** The MALA acceptance probability of the proposals on a subsample of steps (SGLD); null for the others. */
+  mala_acceptance: MalaSummary | null;
   status: RunStatus;
   versions: Record<string, string>;
 }

@@ -4,6 +4,7 @@
  * follow Vehtari et al. (2021): R̂ below 1.01 and bulk and tail ESS of at least 100 per chain.
  */
 import type { LlcSummary } from './llc';
+import { MALA_RANGE, MalaSummary, suggestedStepSize } from './samplers/mala';
 
 export type RunState = 'ok' | 'check' | 'diverged';
 
@@ -23,6 +24,8 @@ export interface StatusInput {
   estimatedPerChain: boolean;
   /** Divergent transitions after warm-up out of all transitions (every chain counted), for samplers that detect them (HMC). */
   divergences?: { count: number; transitions: number };
+  /** The MALA acceptance of the proposals, for samplers that check it (SGLD). */
+  mala?: MalaSummary;
 }
 
 export function runStatus(s: StatusInput): RunStatus {
@@ -46,6 +49,12 @@ export function runStatus(s: StatusInput): RunStatus {
   if (s.divergences?.count) {
     const { count, transitions } = s.divergences;
     reasons.push(`${count} of ${transitions} transitions after warm-up diverged (${((100 * count) / transitions).toFixed(1)}%)`);
+  }
+  if (s.mala) {
+    const { mean } = s.mala;
+    const suggestion = `try step_size ≈ ${Number(suggestedStepSize(s.mala).toPrecision(2))} (now ${s.mala.step_size})`;
+    if (mean < MALA_RANGE.low) reasons.push(`MALA acceptance ${mean.toFixed(3)} < ${MALA_RANGE.low}: the step size is large enough to bias λ̂; ${suggestion}`);
+    else if (mean > MALA_RANGE.high) reasons.push(`MALA acceptance ${mean.toFixed(4)} > ${MALA_RANGE.high}: the step size is smaller than it needs to be, so the chains mix slowly; ${suggestion}`);
   }
   if (llc.mean < 0) reasons.push('λ̂ < 0: the chains found lower loss than w*, which may not be a minimum');
   return { state: reasons.length ? 'check' : 'ok', reasons };

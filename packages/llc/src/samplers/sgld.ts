@@ -5,12 +5,14 @@
  *   w ← w − ½·εP⊙(γ(w − w*) + nβ·drift) + √(εP)⊙ξ,   ξ ~ N(0, I)
  * with P = 1 and drift = g (`none`), or P = 1/(√v̂ + eps) from an RMSprop second moment started at
  * v = 1, drift = g (`rmsprop`) or the bias-corrected first moment m̂ (`adam`). The first `warmup`
- * steps are burn-in and are discarded.
+ * steps are burn-in and are discarded. Every `mala_every` sampling steps, the MALA acceptance
+ * probability of the step's proposal is measured (samplers/mala.ts) without moving any chain.
  */
 import { z } from 'zod';
 import type { FloatArray } from '../mlp';
 import { fillBelow, fold, Key } from '../rng';
 import { runChains, StepSampler } from './loop';
+import { MalaCheck } from './mala';
 import type { SamplerModule } from './types';
 
 const options = z
@@ -25,6 +27,7 @@ const options = z
     eps: z.number().positive(),
     bias_correction: z.boolean(),
     eval_every: z.int().min(1),
+    mala_every: z.int().min(0),
     chains: z.int().min(1).max(1024),
     dtype: z.enum(['float32', 'float64']),
   })
@@ -54,6 +57,13 @@ export const sgld: SamplerModule<typeof options> = {
   run(posterior, o, key, progress) {
     const { d, n, chains } = posterior;
     const B = o.batch_size;
+    const mala = o.mala_every > 0 ? new MalaCheck(posterior, o.mala_every, o.step_size) : null;
+    /** The preconditioner P of the next step (RMSprop's v as the fused step will read it), for the MALA check. */
+    const precondOf = (s: State): ((i: number) => number) | null => {
+      if (o.precond === 'none') return null;
+      const bias2 = o.bias_correction ? 1 - Math.pow(o.beta2, s.t + 1) : 1;
+      return (i) => 1 / (Math.sqrt(s.v[i] / bias2) + o.eps);
+    };
 
     const updates = (s: State, keys: Key[]) =>
       keys.map((stepKey) => {
@@ -71,7 +81,8 @@ export const sgld: SamplerModule<typeof options> = {
       });
 
     const sampler: StepSampler<State> = {
-      work: (s) => ({ grads: s.t, fge: (s.t * B) / n }),
+      // MALA checks are work too: two minibatch gradients each.
+      work: (s) => ({ grads: s.t + 2 * (mala?.checks ?? 0), fge: ((s.t + 2 * (mala?.checks ?? 0)) * B) / n }),
       init: (positions) => ({
         w: positions,
         m: posterior.array(chains * d),
@@ -83,14 +94,28 @@ export const sgld: SamplerModule<typeof options> = {
       }),
       positions: (s) => s.w,
       step: (s, key, phase, t) => sampler.steps!(s, [key], phase, t),
-      steps: (s, keys) => {
+      steps: (s, keys, phase, first) => {
         const perStep = chains * B;
         if (s.rows.length < keys.length * perStep) s.rows = new Int32Array(keys.length * perStep);
         keys.forEach((stepKey, i) => fillBelow(fold(stepKey, 0), n, s.rows.subarray(i * perStep, (i + 1) * perStep)));
-        posterior.sgldSteps(s, s.rows, B, s.loss, updates(s, keys));
+        const run = (from: number, to: number) => {
+          if (to > from) posterior.sgldSteps(s, s.rows.subarray(from * perStep, to * perStep), B, s.loss, updates(s, keys.slice(from, to)));
+        };
+        let from = 0;
+        if (mala && phase === 'sampling') {
+          // Checked steps: sampling steps 0, every, 2·every, … measured from the position before them.
+          for (let i = (mala.every - (first % mala.every)) % mala.every; i < keys.length; i += mala.every) {
+            run(from, i);
+            mala.check(s.w, s.rows.subarray(i * perStep, (i + 1) * perStep), B, precondOf(s), fold(keys[i], 2));
+            from = i;
+          }
+        }
+        run(from, keys.length);
       },
     };
-    return runChains(sampler, posterior, { warmup: o.warmup, steps: o.steps, recordEvery: o.eval_every }, key, progress);
+    const result = runChains(sampler, posterior, { warmup: o.warmup, steps: o.steps, recordEvery: o.eval_every }, key, progress);
+    const summary = mala?.summary();
+    return summary ? { ...result, mala: summary } : result;
   },
 };
 

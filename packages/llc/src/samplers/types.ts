@@ -1,6 +1,7 @@
 import type { z } from 'zod';
 import type { Posterior } from '../posterior';
 import type { Key } from '../rng';
+import type { MalaSummary } from './mala';
 
 export interface Work {
   /** Per-chain data-gradient work in full-gradient equivalents (a minibatch step costs B/n). */
@@ -29,6 +30,8 @@ export interface SamplerResult {
   diagnostics: Record<string, unknown>;
   /** Divergent transitions after warm-up, every chain counted, for samplers that detect them (HMC). */
   divergences?: { count: number; transitions: number };
+  /** The MALA acceptance of the sampler's proposals, for samplers that check it (SGLD). */
+  mala?: MalaSummary;
   /**
    * λ̂ per chain when the sampler estimates it other than as nβ·(mean L_n − L0) over its draws
    * (VI's control-variate estimate). The reported λ̂ is then the mean of these.
