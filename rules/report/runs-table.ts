@@ -4,7 +4,7 @@
  */
 import { label } from '../../packages/llc/src/plots/svg';
 import { LLC_RUNS_COLUMNS, RunRecord } from '../llc-runs';
-import { DataColumn } from './html';
+import { DataColumn, escapeHtml } from './html';
 
 /** The llc_runs columns the table shows, by name, with how they read. */
 const TABLE_COLUMNS: { column: string; label: string; digits?: number }[] = [
@@ -71,4 +71,27 @@ export function statusCounts(states: string[]): string {
   return ['ok', 'check', 'diverged'].map((s) => `${states.filter((t) => t === s).length} ${s}`).join(', ');
 }
 
-export const STATUS_HELP = 'ok; check when R̂ > 1.01, an ESS is below 100 per chain, HMC diverged after warm-up, λ̂ < 0, or λ̂ disagrees with the target’s reference run (HMC first) beyond 3 combined MCSEs and 10% (hover for the reason); diverged when losses became non-finite.';
+/**
+ * What each status means and what to do about it: one list for the report's pages (the README's
+ * "What a status means" table says the same).
+ */
+export const STATUS_GUIDE: { status: string; when: string; todo: string }[] = [
+  { status: 'ok', when: 'every diagnostic passed and λ̂ agrees with the target’s reference run', todo: 'nothing' },
+  { status: 'check', when: 'R̂ > 1.01 (the chains disagree)', todo: 'more draws and a longer warm-up (VI: more steps)' },
+  { status: 'check', when: 'bulk or tail ESS below 100 per chain', todo: 'more draws; for SGLD also a larger step_size if its MALA acceptance is high' },
+  { status: 'check', when: 'HMC transitions diverged after warm-up', todo: 'raise target_acceptance (0.95–0.99) with more num_integration_steps' },
+  { status: 'check', when: 'SGLD’s MALA acceptance outside [0.8, 0.995]', todo: 'use the step_size the reason suggests' },
+  { status: 'check', when: 'λ̂ < 0 (lower loss than at w*)', todo: 'train the target longer: w* is not a minimum' },
+  {
+    status: 'check',
+    when: 'λ̂ disagrees with the target’s reference run (HMC first) beyond 3 combined MCSEs and 10%',
+    todo: 'trust the reference if its own status is ok; VI is known to overestimate λ̂ on singular models (ReLU networks)',
+  },
+  { status: 'diverged', when: 'losses became non-finite', todo: 'lower the step size' },
+];
+
+/** STATUS_GUIDE as a small table. */
+export function statusGuide(): string {
+  const rows = STATUS_GUIDE.map((g) => `<tr><td class="status-${g.status}">${g.status}</td><td>${escapeHtml(g.when)}</td><td>${escapeHtml(g.todo)}</td></tr>`).join('');
+  return `<table class="status-guide"><thead><tr><th>status</th><th>when</th><th>what to do</th></tr></thead><tbody>${rows}</tbody></table>`;
+}

@@ -6,7 +6,7 @@
 import { comparisonPlot, ComparisonPoint } from '../../packages/llc/src/plots';
 import { DISTINCT_COLOURS, label } from '../../packages/llc/src/plots/svg';
 import { DataColumn, dataTable, escapeHtml, plotImage, reportPage, section } from './html';
-import { runColumns, STATUS_HELP, statusCounts } from './runs-table';
+import { runColumns, statusGuide, statusCounts } from './runs-table';
 import { Entry, Z_95 } from './target';
 
 /** What the summary keeps of one run once its target's page is written. */
@@ -46,7 +46,7 @@ export function summaryPage(experiment: string, file: string, entries: Entry[], 
       'runs',
       'Runs',
       dataTable('runs-table', runColumns(links), runs.map((r) => r.row)) +
-        `<p>Click a column to sort; type in the box to filter. A run’s id leads to its plots, a target’s to its page; llc_runs has every column. Status: ${escapeHtml(STATUS_HELP)}</p>`,
+        `<p>Click a column to sort; type in the box to filter. A run’s id leads to its plots, a target’s to its page; llc_runs has every column. Hover over a status for its reason.</p>` + statusGuide(),
     ),
     section('targets', 'Targets', targetsTable(targets, links.target) + '<p>Each target’s page has its fit to the teacher and its losses, the running λ̂ of its runs, and every run’s trace and rank plots.</p>'),
   ].join('\n');

@@ -13,7 +13,7 @@ import { DISTINCT_COLOURS, label } from '../../packages/llc/src/plots/svg';
 import { studentVersusTeacher } from '../../packages/llc/src/target';
 import type { RunRecord } from '../llc-runs';
 import { dataTable, escapeHtml, factList, plotImage, reportPage, section } from './html';
-import { runColumns, runRow, STATUS_HELP, statusCounts } from './runs-table';
+import { runColumns, runRow, statusGuide, statusCounts } from './runs-table';
 
 /** A sampler entry of the experiment file (the same across targets): its label in plots and headings, and its sampler. */
 export interface Entry {
@@ -50,7 +50,8 @@ export function targetPage(experiment: string, id: string, artifact: TargetArtif
       'runs',
       'Runs',
       dataTable('runs-table', runColumns({ run: `#${runAnchor('{run_id}')}` }), runs.map(runRow)) +
-        `<p>Click a column to sort; type in the box to filter. A run’s id leads to its plots below. Status: ${escapeHtml(STATUS_HELP)}</p>` +
+        `<p>Click a column to sort; type in the box to filter. A run’s id leads to its plots below. Hover over a status for its reason.</p>` +
+        statusGuide() +
         runs.map((r) => runSection(r, entries)).join('\n'),
     ),
   ].join('\n');
