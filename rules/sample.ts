@@ -124,6 +124,7 @@ export async function sampleOnTarget(spec: SamplerSettings, ctx: RuleContext, wa
       estimatedPerChain,
       divergences: result.divergences,
       mala: result.mala,
+      warnings: result.warnings,
     });
     return { target, result, llc, summary, estimatedPerChain, status, temperature: temp, dtype, kernel: kernel.name, kernelIdentity: kernel.identity, threads: kernel.threads, L0: posterior.L0 };
   } finally {

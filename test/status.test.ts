@@ -50,4 +50,10 @@ describe('runStatus', () => {
       'MALA acceptance 0.9990 > 0.995: the step size is smaller than it needs to be, so the chains mix slowly; try step_size ≈ 0.0022 (now 0.0001)',
     ]);
   });
+
+  it("appends the sampler's own warnings (VI on a singular model) and makes the run check", () => {
+    const warning = 'the loss is far from quadratic over q';
+    expect(status({}, { warnings: [warning] })).toEqual({ state: 'check', reasons: [warning] });
+    expect(status({}, { warnings: [] }).state).toBe('ok');
+  });
 });

@@ -495,6 +495,12 @@ describe('VI on linear regression', () => {
     for (const x of llc) expect(relErr(x, truth.lambda)).toBeLessThan(0.04);
   });
 
+  it('the quadratic model at w* explains all of λ̂ on a regular model, so VI raises no warning', () => {
+    expect(result.diagnostics.quadratic_share).toBeGreaterThan(0.98);
+    expect(result.diagnostics.quadratic_share).toBeLessThan(1.02);
+    expect(result.warnings).toBeUndefined();
+  });
+
   it('λ̂ is as accurate in float32, the preset precision, with the control variate in use', () => {
     const r = vi.run(linearProblem(2, 'float32'), { ...OPTIONS, chains: 2, dtype: 'float32' }, keyFromSeed(seed));
     const lam = r.llcPerChain!.reduce((a, b) => a + b, 0) / 2;
@@ -637,5 +643,29 @@ describe('VI options, whitening, reproducibility', () => {
     const tooBig = vi.options.safeParse({ ...OPTIONS, r_per_component: [2, 2, 1, 1, 0, 0, 1, 3] });
     expect(tooBig.success).toBe(false);
     expect(tooBig.error!.issues[0].path).toEqual(['r_per_component', 7]);
+  });
+});
+
+describe('VI on a singular model', () => {
+  // f(x) = w₂·w₁·x fitted to y = c·x: the zero-loss set is the hyperbola w₁w₂ = c, a curved valley,
+  // and λ = ½ (Aoyagi's formula for widths [1, 1, 1], rank 1). The best Gaussian around w* pays a
+  // quartic penalty along the valley, about ¼ more (docs/vi.md).
+  const arch: MlpArch = { in_dim: 1, out_dim: 1, widths: [1], activation: 'identity', bias: false, layernorm: false, skip_connections: false, residual_period: 2 };
+  const n = 1000;
+  const X = new Float64Array(n);
+  fillNormal(keyFromSeed(301), X);
+  const Y = X.map((x) => 0.5 * x);
+  // w* on the valley (w₁w₂ = 0.5), where the posterior is a curved ridge within reach of γ = 1.
+  const center = Float64Array.of(1, 0.5);
+  const temperature = { n, beta: 1 / Math.log(n), nBeta: n / Math.log(n), gamma: 1 };
+  const posterior = () => new Posterior(referenceKernel({ arch, X, Y, n, lossFn, dtype: 'float64', chains: 4, maxBatch: 64 }), center, temperature);
+
+  it('overestimates λ = ½ and says so in its warnings', () => {
+    const r = vi.run(posterior(), { ...OPTIONS, steps: 3000 }, keyFromSeed(5));
+    const mean = r.llcPerChain!.reduce((a, b) => a + b, 0) / r.llcPerChain!.length;
+    expect(mean).toBeGreaterThan(0.6);
+    const share = r.diagnostics.quadratic_share as number;
+    expect(share).toBeLessThan(0.9);
+    expect(r.warnings).toEqual([expect.stringMatching(/^the loss is far from quadratic over q \(its quadratic model at w\* predicts \d+% of λ̂\): a singular model/)]);
   });
 });

@@ -81,6 +81,7 @@ export const STATUS_GUIDE: { status: string; when: string; todo: string }[] = [
   { status: 'check', when: 'bulk or tail ESS below 100 per chain', todo: 'more draws; for SGLD also a larger step_size if its MALA acceptance is high' },
   { status: 'check', when: 'HMC transitions diverged after warm-up', todo: 'raise target_acceptance (0.95–0.99) with more num_integration_steps' },
   { status: 'check', when: 'SGLD’s MALA acceptance outside [0.8, 0.995]', todo: 'use the step_size the reason suggests' },
+  { status: 'check', when: 'VI: the loss is far from quadratic over q (a singular model)', todo: 'use HMC or MCLMC for this target (docs/vi.md)' },
   { status: 'check', when: 'λ̂ < 0 (lower loss than at w*)', todo: 'train the target longer: w* is not a minimum' },
   {
     status: 'check',

@@ -26,6 +26,8 @@ export interface StatusInput {
   divergences?: { count: number; transitions: number };
   /** The MALA acceptance of the proposals, for samplers that check it (SGLD). */
   mala?: MalaSummary;
+  /** Reasons the sampler itself gave not to trust its estimate. */
+  warnings?: string[];
 }
 
 export function runStatus(s: StatusInput): RunStatus {
@@ -56,6 +58,7 @@ export function runStatus(s: StatusInput): RunStatus {
     if (mean < MALA_RANGE.low) reasons.push(`MALA acceptance ${mean.toFixed(3)} < ${MALA_RANGE.low}: the step size is large enough to bias λ̂; ${suggestion}`);
     else if (mean > MALA_RANGE.high) reasons.push(`MALA acceptance ${mean.toFixed(4)} > ${MALA_RANGE.high}: the step size is smaller than it needs to be, so the chains mix slowly; ${suggestion}`);
   }
+  if (s.warnings) reasons.push(...s.warnings);
   if (llc.mean < 0) reasons.push('λ̂ < 0: the chains found lower loss than w*, which may not be a minimum');
   return { state: reasons.length ? 'check' : 'ok', reasons };
 }

@@ -30,6 +30,11 @@ export interface SamplerResult {
   diagnostics: Record<string, unknown>;
   /** Divergent transitions after warm-up, every chain counted, for samplers that detect them (HMC). */
   divergences?: { count: number; transitions: number };
+  /**
+   * Reasons the sampler itself found not to trust its estimate (VI: a loss far from quadratic over
+   * q), one sentence each; they make the run's status `check`.
+   */
+  warnings?: string[];
   /** The MALA acceptance of the sampler's proposals, for samplers that check it (SGLD). */
   mala?: MalaSummary;
   /**

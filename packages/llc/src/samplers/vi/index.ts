@@ -34,7 +34,7 @@ import { fillBelow, fillNormal, fillUniform, fold, Key } from '../../rng';
 import { RUN_KEY } from '../loop';
 import type { Posterior } from '../../posterior';
 import type { Progress, SamplerModule, SamplerResult } from '../types';
-import { chainEstimates } from './estimate';
+import { chainEstimates, quadraticShareWarning } from './estimate';
 import { CentralDifferenceHessian } from './hessian';
 import { initialScales } from './initial-scale';
 import { MfaFamily } from './mfa';
@@ -209,15 +209,13 @@ export const vi: SamplerModule<typeof options> = {
     const end = performance.now();
 
     // --- Per-chain estimates.
-    const { eqMc, eqCv, llcMc, llcCv, varianceReduction, llcCvTrace, consistencyZ, cvUsed, llcPerChain } = chainEstimates(
-      { chains, E, Ln, quad, traceTerm, linearityFailures },
-      posterior,
-      o.control_variate,
-    );
+    const estimates = chainEstimates({ chains, E, Ln, quad, traceTerm, linearityFailures }, posterior, o.control_variate);
+    const { eqMc, eqCv, llcMc, llcCv, varianceReduction, llcCvTrace, consistencyZ, cvUsed, llcPerChain, quadraticShare } = estimates;
 
     const tail = Math.max(1, Math.floor(steps / 10));
     const finalElbo = Array.from({ length: chains }, (_, c) => curves.elbo.subarray((c + 1) * steps - tail, (c + 1) * steps).reduce((a, b) => a + b, 0) / tail);
     const hvpGradients = hessian.gradients;
+    const warning = quadraticShareWarning(estimates, o.control_variate);
 
     return {
       chains,
@@ -241,6 +239,8 @@ export const vi: SamplerModule<typeof options> = {
         Eq_Ln_mc: eqMc,
         Eq_Ln_cv: o.control_variate ? eqCv : null,
         variance_reduction: varianceReduction,
+        // nβ·½·tr(HΣ_q) over the control-variate λ̂: 1 where the loss is quadratic over q; outside [0.9, 1.1] the run is `check`.
+        quadratic_share: finiteOrNull(quadraticShare),
         control_variate: {
           requested: o.control_variate,
           used: cvUsed,
@@ -274,6 +274,7 @@ export const vi: SamplerModule<typeof options> = {
         },
       },
       llcPerChain,
+      ...(warning && { warnings: [warning] }),
       optimization: { steps, curves },
     };
   },
