@@ -34,8 +34,8 @@ interface Network {
 /** Several depths, widths and ranks; λ from Aoyagi's formula in brackets. */
 const NETWORKS: Network[] = [
   { name: 'dln-5x4-r2', widths: [5, 5, 5, 5], rank: 2 }, // three layers, d = 75, λ = 11
-  { name: 'dln-6-8-4-r1', widths: [6, 8, 4], rank: 1 }, // one hidden layer (reduced-rank regression), d = 80, λ = 4.5
-  { name: 'dln-4x6-r3', widths: [4, 6, 6, 6, 6, 4], rank: 3 }, // five layers, d = 156
+  { name: 'dln-6-8-4-r1', widths: [6, 8, 4], rank: 1 }, // one hidden layer (reduced-rank regression), d = 80, λ = 12
+  { name: 'dln-4x6-r3', widths: [4, 6, 6, 6, 6, 4], rank: 3 }, // five layers, d = 156, λ = 8
 ];
 const SIZES = [1_000, 10_000, 100_000];
 
