@@ -56,7 +56,7 @@ describe('malformed experiment files', () => {
 
   it('6. unknown sampler option', async () => {
     expect(await problems(file([TARGET], ['{ name: sgld, overrides: { step_sise: 1.0e-4 } }']))).toEqual([
-      'exp.yaml:5:32: samplers[0].overrides.step_sise: unknown key "step_sise" in sgld options; did you mean "step_size"? (allowed: batch_size, beta1, beta2, bias_correction, chains, dtype, eps, eval_every, precond, step_size, steps, warmup)',
+      'exp.yaml:5:32: samplers[0].overrides.step_sise: unknown key "step_sise" in sgld options; did you mean "step_size"? (allowed: batch_size, beta1, beta2, bias_correction, chains, dtype, eps, eval_every, mala_every, precond, step_size, steps, warmup)',
     ]);
   });
 

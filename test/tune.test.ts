@@ -209,15 +209,21 @@ describe('tuning', () => {
     expect(ws.exists(artifactPath.run(long.references[0].id))).toBe(false);
   }, 60_000);
 
-  it('runs as the tune target of an Nx project that depends on its targets', () => {
+  it('runs as the tune target of an Nx project that depends on its targets and on its HMC references, cached sample tasks', () => {
     const graph = ws.nx('show', 'project', 'tune-smoke', '--json');
     expect(graph.status).toBe(0);
     const project = JSON.parse(graph.output.slice(graph.output.indexOf('{')));
     expect(project.targets.tune).toMatchObject({ executor: './plugins/lambda-hat:tune', options: { config: 'config/tune/smoke.yaml' }, cache: false });
-    expect(project.metadata.lambdaHat.dependsOn).toEqual([config.problems[0].id]);
+    expect(project.metadata.lambdaHat.dependsOn).toEqual([config.problems[0].id, reference().id]);
+    const refProject = ws.nx('show', 'project', reference().id, '--json');
+    expect(JSON.parse(refProject.output.slice(refProject.output.indexOf('{'))).targets.sample).toMatchObject({ cache: true, options: { rule: 'sample' } });
     const r = ws.nx('run', 'tune-smoke:tune');
     expect(r.status, r.output).toBe(0);
     expect(r.ran).toContain('tune-smoke:tune');
+    // The reference is an ordinary cached task: it runs under Nx before the tune, and is a cache hit next time.
+    expect(r.output).toContain(`${reference().id}:sample`);
+    const again = ws.nx('run', 'tune-smoke:tune');
+    expect(again.ran).not.toContain(`${reference().id}:sample`);
     // The study is complete: the target reports the reference and asks nothing more.
     expect(r.output).toContain(`reference ${reference().id}`);
     expect(r.output).not.toMatch(/trial \d+:/);
@@ -228,7 +234,7 @@ describe('tuning', () => {
     const r = cli('--config', 'config/tune/bad.yaml');
     expect(r.status).toBe(2);
     expect(r.stderr.trim()).toBe(
-      'config/tune/bad.yaml:9:5: search_space.sgld.batchsize: unknown sgld option "batchsize"; did you mean "batch_size"? (options: batch_size, beta1, beta2, bias_correction, chains, dtype, eps, eval_every, precond, step_size, steps, warmup)',
+      'config/tune/bad.yaml:9:5: search_space.sgld.batchsize: unknown sgld option "batchsize"; did you mean "batch_size"? (options: batch_size, beta1, beta2, bias_correction, chains, dtype, eps, eval_every, mala_every, precond, step_size, steps, warmup)',
     );
     expect(ws.exists(artifactPath.tune('bad'))).toBe(false);
     ws.remove('config/tune/bad.yaml');

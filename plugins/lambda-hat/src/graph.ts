@@ -6,7 +6,8 @@
  *   <experiment>   aggregate dependsOn ^sample       writes llc_runs
  *                  report    dependsOn ^sample       writes report.html
  *                  sample    dependsOn aggregate, report   so `run-many -t sample` yields both
- *   tune-<name>    tune      dependsOn ^build-target one per tuning file (config/tune/*.yaml)
+ *   tune-<name>    tune      dependsOn ^build-target, ^sample   one per tuning file (config/tune/*.yaml),
+ *                                                on its problems' targets and HMC reference runs
  *
  *   _lambda-hat-code  (no targets)                the code tasks run, as named inputs
  *
@@ -22,7 +23,7 @@ import { sortKeys } from '../../../packages/llc/src/canonical';
 import { artifactPath } from '../../../packages/llc/src/artifacts';
 import { aggregateRule, experimentRuns } from '../../../rules/aggregate';
 import { buildTargetRule } from '../../../rules/build-target';
-import type { Experiment, TargetSpec } from '../../../rules/experiment';
+import type { Experiment, RunSpec, TargetSpec } from '../../../rules/experiment';
 import { ReportSpec, reportRule } from '../../../rules/report';
 import type { Rule } from '../../../rules/rule';
 import { sampleRule } from '../../../rules/sample';
@@ -122,15 +123,17 @@ function targetProject(t: TargetSpec, label: string | undefined, executor: strin
   return { [root]: project(t.id, root, { 'build-target': ruleTarget(executor, code, buildTargetRule, t, [], undefined, `Train target ${named}${t.id} (${what})`) }, [], `Target ${named}${what}`) };
 }
 
+/** A run's project; experiments and tuning files that share a run (an HMC reference, say) share its project. */
+function runProject(r: RunSpec, what: string, executor: string, code: CodeContext): Projects {
+  const root = artifactPath.run(r.id);
+  const sample = ruleTarget(executor, code, sampleRule, r, [{ dependentTasksOutputFiles: '**/*.npy' }], upstreamOf('build-target'), `Run ${what} (${r.sampler}, seed ${r.seed}, target ${r.target})`);
+  return { [root]: project(r.id, root, { sample }, [r.target], what) };
+}
+
 export function experimentProjects(exp: Experiment, executor: string, code: CodeContext): Projects {
   const projects: Projects = {};
   for (const t of exp.targets) Object.assign(projects, targetProject(t, exp.labels[t.id], executor, code));
-  for (const r of exp.runs) {
-    const root = artifactPath.run(r.id);
-    const what = `${exp.labels[r.id]} on ${exp.labels[r.target]}`;
-    const sample = ruleTarget(executor, code, sampleRule, r, [{ dependentTasksOutputFiles: '**/*.npy' }], upstreamOf('build-target'), `Run ${what} (${r.sampler}, seed ${r.seed}, target ${r.target})`);
-    projects[root] = project(r.id, root, { sample }, [r.target], what);
-  }
+  for (const r of exp.runs) Object.assign(projects, runProject(r, `${exp.labels[r.id]} on ${exp.labels[r.target]}`, executor, code));
   const aggregate = experimentRuns(exp);
   const report: ReportSpec = { ...aggregate, file: exp.file };
   const root = artifactPath.experiment(exp.name);
@@ -163,12 +166,14 @@ export const tuneProjectName = (name: string) => `tune-${name}`;
 
 /**
  * A tuning file's project. Its `tune` target is not cached by Nx: the study on disk is its own
- * cache (references by content id, every finished trial kept), and a restored Nx entry would
- * replace a study that has since grown with an older one.
+ * cache (every finished trial kept), and a restored Nx entry would replace a study that has since
+ * grown with an older one. Each problem's HMC reference is an ordinary run project, whose cached
+ * `sample` task the tune depends on: experiments and tunes share it through every cache.
  */
 export function tuneProjects(config: TuneConfig, executor: string, code: CodeContext): Projects {
   const projects: Projects = {};
   for (const t of config.problems) Object.assign(projects, targetProject(t, undefined, executor, code));
+  for (const r of config.references) Object.assign(projects, runProject(r, `hmc reference of ${tuneProjectName(config.name)} on ${r.target}`, executor, code));
   const root = artifactPath.tune(config.name);
   const methods = config.methods.map((m) => m.sampler).join(', ');
   const tune: TargetConfiguration = {
@@ -177,10 +182,11 @@ export function tuneProjects(config: TuneConfig, executor: string, code: CodeCon
     cache: false,
     // Never used for caching, but Nx hashes every task, and a root that does not exist has no files to hash.
     inputs: [`{workspaceRoot}/${config.file}`],
-    dependsOn: upstreamOf('build-target'),
+    dependsOn: [...upstreamOf('build-target')!, ...upstreamOf('sample')!],
     metadata: { description: `Tune ${methods} on ${config.problems.length} problem${config.problems.length > 1 ? 's' : ''} (${config.file})` },
   };
-  projects[root] = project(tuneProjectName(config.name), root, { tune }, config.problems.map((t) => t.id), `Tuning ${config.file}: ${methods}`);
+  const upstream = [...config.problems.map((t) => t.id), ...config.references.map((r) => r.id)];
+  projects[root] = project(tuneProjectName(config.name), root, { tune }, upstream, `Tuning ${config.file}: ${methods}`);
   return projects;
 }
 
