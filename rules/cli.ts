@@ -22,7 +22,8 @@ const USAGE = `usage:
   lambda-hat run <rule> <task.json>       rules: ${Object.keys(RULES).join(', ')}
   lambda-hat validate <experiment.yaml>
   lambda-hat doctor
-  lambda-hat tune --config <tune.yaml> [--set key=value]... [--dry-run] [--backend name]`;
+  lambda-hat tune --config <tune.yaml> [--set key=value]... [--dry-run] [--backend name]
+  lambda-hat cache serve --dir <dir> [--port P] [--host H] [--read-token T] [--write-token W] [--max-bytes N]`;
 
 const workspaceRoot = () => resolve(__dirname, '..');
 
