@@ -50,7 +50,7 @@ describe('malformed experiment files', () => {
 
   it('5. unknown sampler', async () => {
     expect(await problems(file([TARGET], ['{ name: sgdl }']))).toEqual([
-      'exp.yaml:5:7: samplers[0].name: unknown sampler "sgdl"; did you mean "sgld"? (available: hmc, mclmc, sgld, vi)',
+      'exp.yaml:5:7: samplers[0].name: unknown sampler "sgdl"; did you mean "sgld"? (available: flow, hmc, mclmc, sgld, vi)',
     ]);
   });
 

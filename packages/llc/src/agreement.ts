@@ -15,7 +15,7 @@ import type { RunStatus } from './status';
 export const AGREEMENT = { z: 3, relative: 0.1 } as const;
 
 /** Samplers in the order their λ̂ is trusted as a target's reference. */
-export const TRUST_ORDER = ['hmc', 'mclmc', 'sgld', 'vi'];
+export const TRUST_ORDER = ['hmc', 'mclmc', 'sgld', 'flow', 'vi'];
 
 export interface RunEstimate {
   id: string;

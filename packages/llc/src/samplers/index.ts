@@ -7,7 +7,7 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import type { SamplerModule } from './types';
 
-export const SAMPLER_NAMES = ['sgld', 'hmc', 'mclmc', 'vi'] as const;
+export const SAMPLER_NAMES = ['sgld', 'hmc', 'mclmc', 'vi', 'flow'] as const;
 export type SamplerName = (typeof SAMPLER_NAMES)[number];
 
 export function isSamplerName(name: string): name is SamplerName {
