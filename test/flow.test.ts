@@ -13,7 +13,7 @@ import { initParams, layout, MlpArch } from '../packages/llc/src/mlp';
 import { fillNormal, keyFromSeed } from '../packages/llc/src/rng';
 import { Posterior } from '../packages/llc/src/posterior';
 import flow, { FlowCache, FlowFamily, FlowOptions, FlowShape } from '../packages/llc/src/samplers/flow';
-import { regularTruth } from './support/regular-model';
+import { linD, linearProblem, linN, linTemperature, linTruth as truth } from './support/linear-regression';
 
 const lossFn = { kind: 'mse' as const, df: 0, scale: 0 };
 const relErr = (a: number, b: number) => Math.abs(a - b) / Math.max(1e-12, Math.abs(a), Math.abs(b));
@@ -248,61 +248,6 @@ function logAbsDet(J: number[][]): number {
   return sum;
 }
 
-// ---------------------------------------------------------------------------------------------
-// Linear regression (as in vi.test.ts): in_dim 10, d = 11, n = 1000, w* the exact least-squares
-// fit, feature scales falling from 1 to 0.05 so the exact λ is well below d/2.
-const linArch: MlpArch = { in_dim: 10, out_dim: 1, widths: [], activation: 'identity', bias: true, layernorm: false, skip_connections: false, residual_period: 2 };
-const linN = 1000;
-const linD = 11;
-const linX = new Float64Array(linN * 10);
-const linY = new Float64Array(linN);
-fillNormal(keyFromSeed(101), linX);
-for (let i = 0; i < linN; i++) for (let k = 0; k < 10; k++) linX[i * 10 + k] *= Math.pow(0.05, k / 9);
-{
-  const noise = new Float64Array(linN);
-  fillNormal(keyFromSeed(102), noise);
-  for (let i = 0; i < linN; i++) {
-    let y = 0.3;
-    for (let k = 0; k < 10; k++) y += (k % 3 === 0 ? 1 : -0.5) * linX[i * 10 + k];
-    linY[i] = y + 0.1 * noise[i];
-  }
-}
-const linTemperature = { n: linN, beta: 1 / Math.log(linN), nBeta: linN / Math.log(linN), gamma: 1 };
-const linRow = (i: number, j: number) => (j < 10 ? linX[i * 10 + j] : 1);
-/** Least squares by Gaussian elimination on the normal equations. */
-const linWStar = ((): Float64Array => {
-  const a = Array.from({ length: linD }, (_, j) =>
-    Array.from({ length: linD }, (_, k) => {
-      let s = 0;
-      for (let i = 0; i < linN; i++) s += linRow(i, j) * linRow(i, k);
-      return s;
-    }),
-  );
-  const b = Array.from({ length: linD }, (_, j) => {
-    let s = 0;
-    for (let i = 0; i < linN; i++) s += linRow(i, j) * linY[i];
-    return s;
-  });
-  for (let p = 0; p < linD; p++) {
-    for (let q = p + 1; q < linD; q++) {
-      const f = a[q][p] / a[p][p];
-      for (let k = p; k < linD; k++) a[q][k] -= f * a[p][k];
-      b[q] -= f * b[p];
-    }
-  }
-  const w = new Float64Array(linD);
-  for (let p = linD - 1; p >= 0; p--) {
-    let s = b[p];
-    for (let k = p + 1; k < linD; k++) s -= a[p][k] * w[k];
-    w[p] = s / a[p][p];
-  }
-  return w;
-})();
-const truth = regularTruth(linX, linY, linN, 10, linWStar, linTemperature.nBeta, linTemperature.gamma);
-
-function linearProblem(slots: number, dtype: 'float32' | 'float64' = 'float64', batch = 64): Posterior {
-  return new Posterior(referenceKernel({ arch: linArch, X: linX, Y: linY, n: linN, lossFn, dtype, chains: slots, maxBatch: batch }), linWStar, linTemperature);
-}
 
 const OPTIONS: FlowOptions = {
   K: 4,
