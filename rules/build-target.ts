@@ -14,6 +14,8 @@ export const buildTargetRule: Rule<TargetSpec> = {
   codeEntryPoints: () => [__filename, ...kernelSourceFiles()],
   outputs: (spec) => [artifactPath.target(spec.id)],
   verify: (spec, root) => checkFiles(root, artifactPath.target(spec.id), ['meta.json', 'params.npy', 'X.npy', 'Y.npy']),
+  // Training runs in float64 (packages/llc/src/target.ts).
+  precisions: () => ['float64'],
 
   async run(spec, ctx) {
     const started = performance.now();

@@ -27,7 +27,7 @@ export function doctor(): string[] {
   for (const dtype of ['float32', 'float64'] as Dtype[]) {
     try {
       const d = chooseKernel('auto', dtype);
-      lines.push(`  auto, ${dtype}: ${d.entry.name}${d.skipped.length ? `, after skipping ${d.skipped.map((s) => s.name).join(', ')}` : ''}`);
+      lines.push(`  auto, ${dtype}: ${d.entry.name}${d.skipped.length ? `, after skipping ${d.skipped.map((s) => s.name).join(', ')}` : ''}; cache keys carry ${describeIdentity(d.entry.identity(dtype))}`);
     } catch (e) {
       lines.push(`  auto, ${dtype}: ${(e as Error).message}`);
     }

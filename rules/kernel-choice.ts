@@ -1,6 +1,28 @@
 import { chooseKernel, KERNEL_REQUESTS, KernelProblem, KernelRequest, KernelUnavailable, LossKernel } from '../packages/llc/src/kernels';
 import { describeIdentity } from '../packages/llc/src/kernels/identity';
+import type { Dtype } from '../packages/llc/src/mlp';
 import { UserError } from './rule';
+
+/**
+ * The rounding a task's cache key promised, per precision (JSON of describeIdentity lines), as
+ * the machine that computed the key found it (runner/kernel-keys.ts). A worker whose kernel rounds
+ * otherwise (a cluster node unlike the login node) stops rather than store its results under a key
+ * that claims another rounding.
+ */
+export const KEYED_KERNELS_ENV = 'LAMBDA_HAT_KEYED_KERNELS';
+
+/**
+ * What the kernel for `dtype` would be here, in describeIdentity's words, without making one; null
+ * when none is available (the task then fails when it runs, saying why).
+ */
+export function kernelIdentityHere(dtype: Dtype, env: NodeJS.ProcessEnv = process.env): string | null {
+  try {
+    return describeIdentity(chooseKernel(kernelSettings(env).request, dtype).entry.identity(dtype));
+  } catch (e) {
+    if (e instanceof KernelUnavailable || e instanceof UserError) return null;
+    throw e;
+  }
+}
 
 /**
  * The kernel and threads for this worker, from LAMBDA_HAT_KERNEL (auto | webgpu | native | wasm |
@@ -29,6 +51,15 @@ export function taskKernel(problem: KernelProblem, log: (message: string) => voi
     throw e;
   }
   const kernel = decision.entry.create(problem, { threads });
+  const keyed = (JSON.parse(env[KEYED_KERNELS_ENV] || '{}') as Partial<Record<Dtype, string>>)[problem.dtype];
+  const actual = describeIdentity(kernel.identity);
+  if (keyed && keyed !== actual) {
+    kernel.dispose();
+    throw new UserError(
+      `this machine computes ${problem.dtype} with ${actual}, but the task's cache key was made for ${keyed} (on the machine that ran nx): ` +
+        `its results would be cached as if rounded there. Run nx on a machine like the ones the tasks run on, or set LAMBDA_HAT_KERNEL in the card's env to a kernel both have (wasm or reference)`,
+    );
+  }
   const skipped = decision.skipped.map((s) => `; ${s.name === request ? 'the' : 'the faster'} ${s.name} kernel was skipped: ${s.reason}`).join('');
   log(`kernel ${kernel.name} (${describeIdentity(kernel.identity)}) on ${kernel.threads} thread${kernel.threads > 1 ? 's' : ''}, LAMBDA_HAT_KERNEL=${request}${skipped}`);
   return kernel;

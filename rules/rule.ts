@@ -1,5 +1,6 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import type { Dtype } from '../packages/llc/src/mlp';
 import { ConfigError } from './experiment/problems';
 import { progressReporter, ProgressUpdate } from './progress';
 
@@ -30,6 +31,11 @@ export interface Rule<Spec> {
    * done only when this passes, whichever backend ran it.
    */
   verify(spec: Spec, root: string): string | null;
+  /**
+   * The precisions the task's kernel computes in, for rules that compute with one: its cache key
+   * then carries the rounding of the kernel this machine would use for each (runner/kernel-keys.ts).
+   */
+  precisions?(spec: Spec): Dtype[];
   run(spec: Spec, ctx: RuleContext): Promise<void>;
 }
 

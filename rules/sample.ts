@@ -5,6 +5,7 @@ import { artifactPath, readTargetArtifact, TargetArtifact } from '../packages/ll
 import { lossFnFor } from '../packages/llc/src/config';
 import { kernelSourceFiles } from '../packages/llc/src/kernels';
 import type { NumericIdentity } from '../packages/llc/src/kernels/types';
+import type { Dtype } from '../packages/llc/src/mlp';
 import { taskKernel } from './kernel-choice';
 import { LlcSummary, llcTrace, summarizeLlc } from '../packages/llc/src/llc';
 import { energyPlot, rankPlot, runningMeanPlot, tracePlot } from '../packages/llc/src/plots';
@@ -24,6 +25,8 @@ export const sampleRule: Rule<RunSpec> = {
   codeEntryPoints: (spec) => [__filename, samplerModulePath(spec.sampler), ...kernelSourceFiles()],
   outputs: (spec) => [artifactPath.run(spec.id)],
   verify: (spec, root) => checkFiles(root, artifactPath.run(spec.id), ['analysis.json', 'timing.json', 'traces.arrow']),
+  // Every sampler's kernel computes in its `dtype` option (SamplerModule.precision), which presets require.
+  precisions: (spec) => [(spec.options as { dtype: Dtype }).dtype],
 
   async run(spec, ctx) {
     const started = performance.now();

@@ -2,7 +2,7 @@
  * `lambda-hat cache serve`, the Nx remote cache server: its HTTP contract (round trip, misses,
  * immutability, concurrent writers, truncated uploads, tokens, LRU eviction, a full disk, health),
  * run as a child process as a user would start it, and then the real `nx` CLI restoring a whole
- * experiment from it into a workspace whose local cache was deleted.
+ * experiment from it into a second clone on another machine id.
  */
 import { ChildProcess, spawn, spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
@@ -279,18 +279,39 @@ function snapshot(dir: string): Map<string, Buffer> {
   return files;
 }
 
+/** Whether this process may make a private mount namespace (root, or unprivileged user namespaces). */
+const privateMounts = spawnSync('unshare', ['-m', 'true']).status === 0;
+
 describe('the real nx CLI against the server', () => {
-  const ws = new ScratchWorkspace(`experiment: shared
+  const experiment = `experiment: shared
 targets:
   - { model: small, data: small, seed: 1, overrides: { training: { steps: 50 } } }
 samplers:
   - { name: sgld, overrides: { steps: 200, warmup: 20, eval_every: 20, batch_size: 32 } }
-`);
-  afterAll(() => ws.dispose());
+`;
+  const machines: ScratchWorkspace[] = [];
+  afterAll(() => machines.forEach((ws) => ws.dispose()));
 
-  it('restores every task of a workspace whose local cache and artifacts were deleted from the remote cache, byte for byte', async () => {
+  /**
+   * A fresh clone in a folder of its own, as on another machine: its own .nx, and its own
+   * /etc/machine-id (Nx keys its local cache database by it), bind-mounted in a private mount namespace.
+   */
+  function machine(id: string): ScratchWorkspace {
+    const ws = new ScratchWorkspace(experiment);
+    machines.push(ws);
+    ws.write('machine-id', `${id.repeat(32).slice(0, 32)}\n`);
+    ws.prefix = ['unshare', '-m', 'sh', '-c', 'mount --bind "$0" /etc/machine-id && exec "$@"', ws.path('machine-id')];
+    const [command, ...args] = [...ws.prefix, 'cat', '/etc/machine-id'];
+    expect(spawnSync(command, args, { encoding: 'utf8' }).stdout.trim()).toBe(id.repeat(32).slice(0, 32));
+    return ws;
+  }
+
+  it.skipIf(!privateMounts)('a second clone on another machine id gets every task from the remote cache, byte for byte', async () => {
     const s = await serve(['--read-token', 'reader', '--write-token', 'writer']);
-    ws.env.NX_SELF_HOSTED_REMOTE_CACHE_SERVER = s.url;
+    const ws = machine('a');
+    const other = machine('b');
+    expect(other.root).not.toBe(ws.root);
+    for (const w of [ws, other]) w.env.NX_SELF_HOSTED_REMOTE_CACHE_SERVER = s.url;
     ws.env.NX_SELF_HOSTED_REMOTE_CACHE_ACCESS_TOKEN = 'writer';
     const first = ws.nx('run-many', '-t', 'sample');
     expect(first.status, first.output).toBe(0);
@@ -300,18 +321,15 @@ samplers:
     expect((await health(s)).entries).toBeGreaterThanOrEqual(tasks.length);
     const artifacts = snapshot(ws.path('artifacts'));
 
-    // A fresh machine: no local cache (.nx/cache), no workspace data (.nx/workspace-data), no artifacts.
-    ws.remove('.nx');
-    ws.remove('artifacts');
-    // A pull request's job: the read token.
-    ws.env.NX_SELF_HOSTED_REMOTE_CACHE_ACCESS_TOKEN = 'reader';
-    const second = ws.nx('run-many', '-t', 'sample');
+    // A pull request's job on the other machine: the read token.
+    other.env.NX_SELF_HOSTED_REMOTE_CACHE_ACCESS_TOKEN = 'reader';
+    const second = other.nx('run-many', '-t', 'sample');
     expect(second.status, second.output).toBe(0);
     expect(second.ran).toEqual([]);
     expect(second.cached).toEqual([...tasks, 'shared:sample'].sort());
     for (const m of second.output.matchAll(/^> nx run (\S+)(.*)$/gm)) expect(m[2], m[1]).toContain('[remote cache]');
     expect(second.output).toMatch(/Nx read the output from the cache instead of running the command for (\d+) out of \1 tasks/);
-    const restored = snapshot(ws.path('artifacts'));
+    const restored = snapshot(other.path('artifacts'));
     expect([...restored.keys()].sort()).toEqual([...artifacts.keys()].sort());
     for (const [file, bytes] of artifacts) expect(restored.get(file)!.equals(bytes), file).toBe(true);
     // spawnSync blocked this process, so the server's log lines are read only now.

@@ -11,8 +11,8 @@ it('lambda-hat doctor says what this machine offers', () => {
   expect(r.status, r.stderr).toBe(0);
   for (const k of KERNELS) expect(r.stdout).toMatch(new RegExp(`^  ${k.name} +float32.* (available|not available: .+)$`, 'm'));
   expect(r.stdout).toMatch(/^  webgpu +float32 +not available: no usable WebGPU adapter: /m);
-  expect(r.stdout).toMatch(/^  auto, float32: (native|wasm), after skipping webgpu$/m);
-  expect(r.stdout).toMatch(/^  auto, float64: (native|wasm), after skipping webgpu$/m);
+  expect(r.stdout).toMatch(/^  auto, float32: (native|wasm), after skipping webgpu; cache keys carry .+, float32, (no )?fused multiply-add$/m);
+  expect(r.stdout).toMatch(/^  auto, float64: (native|wasm), after skipping webgpu; cache keys carry .+, float64, (no )?fused multiply-add$/m);
   expect(r.stdout).toMatch(/^webgpu +no adapter: /m);
   expect(r.stdout).toMatch(/^wasm +(relaxed|plain) SIMD/m);
   expect(r.stdout).toMatch(/^blas +/m);

@@ -1,6 +1,7 @@
 import { ConfigError } from '../../rules/experiment/problems';
 import { ProgressDisplay } from '../../rules/progress';
 import { CardSelection, loadCard } from '../cards';
+import { withKeyedKernels } from '../kernel-keys';
 import { cancelOnSignals, Print } from '../tasks';
 import { localBackend } from './local';
 import { slurmBackend } from './slurm';
@@ -8,7 +9,10 @@ import type { Backend } from './types';
 
 /** The backend the command line (or LAMBDA_HAT_BACKEND) selects, configured by its card. */
 export function backendFor(workspaceRoot: string, selection: CardSelection): Backend {
-  const { card, source } = loadCard(workspaceRoot, selection);
+  const loaded = loadCard(workspaceRoot, selection);
+  const { source } = loaded;
+  // Workers compute with the kernel the tasks' cache keys name, or stop (kernel-keys.ts).
+  const card = withKeyedKernels(loaded.card);
   return card.backend === 'local' ? localBackend(workspaceRoot, card, source) : slurmBackend(workspaceRoot, card, source);
 }
 

@@ -31,6 +31,8 @@ export class ScratchWorkspace {
   readonly root = mkdtempSync(join(tmpdir(), 'lh-ws-'));
   /** Environment for the nx runs, over this process's. */
   readonly env: Record<string, string> = {};
+  /** A command nx runs under (its arguments then follow), e.g. a private mount namespace. */
+  prefix: string[] = [];
 
   /** With an experiment file, it replaces the repository's experiments and tuning files; without, they are kept. */
   constructor(experimentYaml?: string) {
@@ -70,7 +72,9 @@ export class ScratchWorkspace {
 
   private nxCommand(args: string[]): [string, string[], { cwd: string; env: NodeJS.ProcessEnv }] {
     const env = { ...process.env, ...this.env, NX_DAEMON: 'false', NX_NO_CLOUD: 'true', NX_TUI: 'false', FORCE_COLOR: '0' };
-    return [join(this.root, 'node_modules', '.bin', 'nx'), [...args, '--outputStyle=static'], { cwd: this.root, env }];
+    const nx = [join(this.root, 'node_modules', '.bin', 'nx'), ...args, '--outputStyle=static'];
+    const [command, ...argv] = [...this.prefix, ...nx];
+    return [command, argv, { cwd: this.root, env }];
   }
 
   /** Runs the workspace's nx (no daemon, no colours, static output) and classifies its tasks. */

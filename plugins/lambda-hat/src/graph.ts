@@ -78,7 +78,7 @@ function ruleTarget<S>(executor: string, code: CodeContext, rule: Rule<S>, spec:
     inputs: [{ input, projects: CODE_PROJECT }, ...(upstream ?? [])],
     outputs: rule.outputs(spec).map((o) => `{workspaceRoot}/${o}`),
     dependsOn,
-    metadata: { description },
+    metadata: { description, ...(rule.precisions && { precisions: rule.precisions(spec) }) },
   };
 }
 

@@ -3,9 +3,9 @@
  * faster kernels are tested against. Full-data passes go through the data in chunks so memory stays
  * bounded for large n.
  */
-import { castTo, FloatArray, MlpEvaluator, arrayFor, layout } from '../mlp';
+import { castTo, Dtype, FloatArray, MlpEvaluator, arrayFor, layout } from '../mlp';
 import { fillNormal } from '../rng';
-import type { KernelEntry, KernelProblem, LossKernel, SgldArrays, SgldStep } from './types';
+import type { KernelEntry, KernelProblem, LossKernel, NumericIdentity, SgldArrays, SgldStep } from './types';
 
 const CHUNK_ROWS = 2048;
 
@@ -33,8 +33,7 @@ export function referenceKernel({ arch, X, Y, n, lossFn, dtype, chains, maxBatch
 
   return {
     name: `reference-${dtype === 'float32' ? 'f32' : 'f64'}`,
-    // JavaScript arithmetic never fuses a multiply and an add.
-    identity: { kernel: 'reference', precision: dtype, fma: false, implementation: 'TypeScript' },
+    identity: referenceIdentity(dtype),
     threads: 1,
     dtype,
     d,
@@ -88,11 +87,15 @@ export function referenceKernel({ arch, X, Y, n, lossFn, dtype, chains, maxBatch
   };
 }
 
+// JavaScript arithmetic never fuses a multiply and an add.
+const referenceIdentity = (dtype: Dtype): NumericIdentity => ({ kernel: 'reference', precision: dtype, fma: false, implementation: 'TypeScript' });
+
 export const reference: KernelEntry = {
   name: 'reference',
   precisions: ['float32', 'float64'],
   available: () => ({ ok: true }),
   create: (problem) => referenceKernel(problem),
+  identity: referenceIdentity,
   // All of it is TypeScript, which the import closure already covers.
   sourceFiles: () => [],
 };

@@ -133,6 +133,11 @@ export interface KernelEntry {
    */
   available(request: { named: boolean }): Availability;
   create(problem: KernelProblem, options: KernelOptions): LossKernel;
+  /**
+   * The rounding its kernels for `dtype` would have here, without making one: cache keys carry it
+   * (every kernel it creates reports the same in LossKernel.identity). Only called when available.
+   */
+  identity(dtype: Dtype): NumericIdentity;
   /** Files that decide what it computes without being imported (C++, AssemblyScript): cache inputs. */
   sourceFiles(): string[];
 }

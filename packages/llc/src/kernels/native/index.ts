@@ -1,7 +1,7 @@
 /** The native kernel's entry in the kernel registry: available when its addon was built for the current sources. */
 import type { KernelEntry } from '../types';
 import { ENABLE_NATIVE, lastBuildFailure, nativeBinaryPath, nativeSourceFiles } from './build';
-import { NativeAddon, nativeKernel } from './kernel';
+import { NativeAddon, nativeIdentity, nativeKernel } from './kernel';
 
 let loaded: { addon: NativeAddon } | { reason: string } | undefined;
 
@@ -34,6 +34,11 @@ export const native: KernelEntry = {
     const l = loadNativeAddon();
     if (!('addon' in l)) throw new Error(`the native kernel is not available: ${l.reason}`);
     return nativeKernel(problem, l.addon, threads);
+  },
+  identity(dtype) {
+    const l = loadNativeAddon();
+    if (!('addon' in l)) throw new Error(`the native kernel is not available: ${l.reason}`);
+    return nativeIdentity(l.addon, dtype);
   },
   sourceFiles: nativeSourceFiles,
 };

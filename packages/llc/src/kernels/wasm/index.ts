@@ -4,12 +4,13 @@
  */
 import type { KernelEntry } from '../types';
 import { wasmSourceFiles } from './build';
-import { wasmKernel } from './kernel';
+import { relaxedSimdSupported, wasmIdentity, wasmKernel } from './kernel';
 
 export const wasm: KernelEntry = {
   name: 'wasm',
   precisions: ['float32', 'float64'],
   available: () => ({ ok: true }),
   create: (problem, { threads }) => wasmKernel(problem, threads),
+  identity: (dtype) => wasmIdentity(relaxedSimdSupported() ? 'relaxed-simd' : 'simd', dtype),
   sourceFiles: wasmSourceFiles,
 };

@@ -12,8 +12,8 @@
  */
 import { readFileSync } from 'node:fs';
 import { setFlagsFromString } from 'node:v8';
-import { castTo, FloatArray, layout, LossFn, MlpArch } from '../../mlp';
-import type { KernelProblem, LossKernel, SgldArrays, SgldStep } from '../types';
+import { castTo, Dtype, FloatArray, layout, LossFn, MlpArch } from '../../mlp';
+import type { KernelProblem, LossKernel, NumericIdentity, SgldArrays, SgldStep } from '../types';
 import { wasmBinary, WasmVariant } from './build';
 import { instantiate, ThreadPool } from './pool';
 
@@ -102,6 +102,8 @@ function architectureTable(arch: MlpArch, lossFn: LossFn, maxRows: number): { ta
   table[7] = take(maxRows * Math.max(...layers.map((l) => l.outDim)));
   return { table, extra: Float64Array.from([lossFn.df, lossFn.scale]), scratchElements: off };
 }
+
+export const wasmIdentity = (variant: WasmVariant, dtype: Dtype): NumericIdentity => ({ kernel: 'wasm', precision: dtype, fma: variant === 'relaxed-simd', implementation: `wasm-${variant}` });
 
 export function wasmKernel(
   { arch, X, Y, n, lossFn, dtype, chains, maxBatch }: KernelProblem,
@@ -210,7 +212,7 @@ export function wasmKernel(
 
   return {
     name: `wasm-${variant}-${suffix}`,
-    identity: { kernel: 'wasm', precision: dtype, fma: variant === 'relaxed-simd', implementation: `wasm-${variant}` },
+    identity: wasmIdentity(variant, dtype),
     threads,
     dtype,
     d,

@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import type { KernelEntry } from '../types';
 import { gpu } from './device';
 import { SHADER_DIR } from './gpu-kernel';
-import { adapterName, webgpuKernel } from './kernel';
+import { adapterName, webgpuIdentity, webgpuKernel } from './kernel';
 
 export const webgpu: KernelEntry = {
   name: 'webgpu',
@@ -24,6 +24,11 @@ export const webgpu: KernelEntry = {
     const g = gpu();
     if (!g.ok) throw new Error(`the webgpu kernel is not available: ${g.reason}`);
     return webgpuKernel(problem, g);
+  },
+  identity() {
+    const g = gpu();
+    if (!g.ok) throw new Error(`the webgpu kernel is not available: ${g.reason}`);
+    return webgpuIdentity(g.adapter);
   },
   sourceFiles: () =>
     readdirSync(SHADER_DIR)
