@@ -5,6 +5,7 @@
  *   lambda-hat serve                       a warm worker: runs the tasks its parent sends (serve.ts)
  *   lambda-hat validate <experiment.yaml>  check an experiment file, list its targets and runs (sweeps expanded)
  *   lambda-hat doctor                      what this machine offers: kernels, GPU, BLAS, Slurm
+ *   lambda-hat kernel-key <precision>...   the kernel identities cache keys carry (runner/kernel-keys.ts)
  *   lambda-hat tune --config <tune.yaml>    tune samplers' hyperparameters (runner/tune-cli.ts)
  *
  * Mistakes in input (ConfigError, UserError) print their message alone and exit with status 2;

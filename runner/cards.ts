@@ -1,8 +1,11 @@
 /**
- * Cards: where and how tasks run. `--backend local|slurm-cpu|slurm-gpu` (default from
- * LAMBDA_HAT_BACKEND, else local) picks config/cards/<backend>.yaml; `--card <path>` names any card
- * file; each `--set key=value` (dotted keys, YAML values) overrides one setting. Every key is
- * validated as strictly as an experiment file, and errors name the file or the `--set`.
+ * Cards: where and how tasks run. A backend name (local, slurm-cpu, slurm-gpu; default local) picks
+ * config/cards/<backend>.yaml, a card path names any card file, and each `key=value` assignment
+ * (dotted keys, YAML values) overrides one setting. Under Nx they come from the environment
+ * (LAMBDA_HAT_BACKEND, LAMBDA_HAT_CARD, LAMBDA_HAT_SET with one assignment per line), never from
+ * flags, which Nx would hash into every task's cache key; `lambda-hat tune` also takes them as
+ * --backend and --card. Every key is validated as strictly as an experiment file, and errors name
+ * the file, the variable or the flag.
  */
 import { existsSync } from 'node:fs';
 import { isAbsolute, join, relative } from 'node:path';
@@ -48,30 +51,40 @@ export type SlurmCard = z.infer<typeof SlurmCard>;
 
 export const BACKENDS = ['local', 'slurm-cpu', 'slurm-gpu'] as const;
 
-/** What the command line said: the executor options Nx fills from run-many's extra flags. */
+/** Which card, and where the choice was made (for messages). */
 export interface CardSelection {
   backend?: string;
   card?: string;
-  set?: string | string[];
+  set?: string[];
+  /** `env`: LAMBDA_HAT_BACKEND, LAMBDA_HAT_CARD and LAMBDA_HAT_SET; `flags`: --backend and --card. */
+  from: 'env' | 'flags';
+}
+
+/** The environment variables that select a card under Nx. */
+export const CARD_ENV = { backend: 'LAMBDA_HAT_BACKEND', card: 'LAMBDA_HAT_CARD', set: 'LAMBDA_HAT_SET' } as const;
+
+/** The card the environment selects: how every Nx target chooses its backend. */
+export function cardSelectionFromEnv(env: NodeJS.ProcessEnv = process.env): CardSelection {
+  const set = (env[CARD_ENV.set] ?? '').split('\n').map((s) => s.trim()).filter(Boolean);
+  return { backend: env[CARD_ENV.backend] || undefined, card: env[CARD_ENV.card] || undefined, set, from: 'env' };
 }
 
 /** The card the selection names, with its `--set` overrides applied and validated. */
-export function loadCard(root: string, selection: CardSelection, env: NodeJS.ProcessEnv = process.env): { card: Card; source: string } {
-  const backend = selection.backend ?? env.LAMBDA_HAT_BACKEND ?? 'local';
+export function loadCard(root: string, selection: CardSelection): { card: Card; source: string } {
+  const backend = selection.backend ?? 'local';
   let path: string;
   if (selection.card) {
     path = isAbsolute(selection.card) ? selection.card : join(root, selection.card);
   } else {
     if (!(BACKENDS as readonly string[]).includes(backend)) {
-      const from = selection.backend !== undefined ? '--backend' : 'LAMBDA_HAT_BACKEND';
-      throw new ConfigError([{ origin: { file: from, path: [], line: 0, col: 0 }, message: `unknown backend "${backend}" (available: ${BACKENDS.join(', ')}; or --card <file>)` }]);
+      const [from, card] = selection.from === 'env' ? [CARD_ENV.backend, `${CARD_ENV.card}=<file>`] : ['--backend', '--card <file>'];
+      throw new ConfigError([{ origin: { file: from, path: [], line: 0, col: 0 }, message: `unknown backend "${backend}" (available: ${BACKENDS.join(', ')}; or ${card})` }]);
     }
     path = join(root, 'config', 'cards', `${backend}.yaml`);
   }
   const display = relative(root, path) || path;
   if (!existsSync(path)) throw new ConfigError([{ origin: { file: display, path: [], line: 1, col: 1 }, message: 'card file not found' }]);
   let source = loadYaml(path, display);
-  const sets = selection.set === undefined ? [] : Array.isArray(selection.set) ? selection.set : [selection.set];
-  for (const s of sets) source = merge(source, fromAssignment(s));
+  for (const s of selection.set ?? []) source = merge(source, fromAssignment(s, selection.from === 'env' ? CARD_ENV.set : '--set'));
   return { card: validate(Card, source, 'a card'), source: display };
 }

@@ -23,6 +23,7 @@ import { sampleRule } from '../rules/sample';
 import { loadTuneConfig, TuneConfig } from '../rules/tune/config';
 import { isFinished, loadStudy, studyDir, trialsOf } from '../rules/tune/study';
 import { selectBackend } from './backends';
+import { cardSelectionFromEnv } from './cards';
 import { cancelOnSignals } from './tasks';
 import { plannedTrials, runTune } from './tune';
 
@@ -103,7 +104,10 @@ async function tune(argv: string[]): Promise<number> {
     for (const line of plan(root, config)) console.log(line);
     return 0;
   }
-  const backend = selectBackend(root, { backend: args.backend, card: args.card });
+  // The flags, else the environment Nx targets read (LAMBDA_HAT_BACKEND, LAMBDA_HAT_CARD, LAMBDA_HAT_SET).
+  const env = cardSelectionFromEnv();
+  const flags = args.backend !== undefined || args.card !== undefined;
+  const backend = selectBackend(root, flags ? { backend: args.backend, card: args.card, from: 'flags' } : env);
   if (!backend) return 2;
   console.log(`tune ${config.name} (${config.file}) on ${backend.name}: study ${config.study}`);
   const stopCancelling = cancelOnSignals(backend);

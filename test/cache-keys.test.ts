@@ -1,9 +1,10 @@
 /**
- * What a task's cache key holds, through the real `nx` CLI: where it runs (--backend, --card,
- * --set) leaves the key, so a laptop and a cluster share entries; the rounding of the kernel it
- * computes with enters it, so a cache never serves results rounded otherwise than this machine
- * would round them; and a worker whose kernel is not the one its key names stops instead of
- * computing (plugins/lambda-hat/src/hasher.ts, runner/kernel-keys.ts).
+ * What a task's cache key holds, through the real `nx` CLI: where it runs (LAMBDA_HAT_BACKEND,
+ * LAMBDA_HAT_CARD, LAMBDA_HAT_SET) leaves the key, so a laptop and a cluster share entries; flags,
+ * which Nx would hash, are refused before anything runs; the rounding of the kernel a task computes
+ * with enters its key, so a cache never serves results rounded otherwise than this machine would
+ * round them; and a worker whose kernel is not the one its key names stops instead of computing
+ * (runner/kernel-keys.ts, plugins/lambda-hat/src/options.ts).
  */
 import { afterAll, describe, expect, it } from 'vitest';
 import { describeIdentity } from '../packages/llc/src/kernels/identity';
@@ -36,14 +37,43 @@ samplers:
   });
 
   it.each([
-    ['--backend local'],
-    ['--card config/cards/local.yaml'],
-    ['--set threads=2 --set max_jobs=1'],
-  ])('%s leaves every key as it was: all cached', (flags) => {
-    const r = ws.nx('run-many', '-t', 'sample', ...flags.split(' '));
-    expect(r.status, r.output).toBe(0);
-    expect(r.ran).toEqual([]);
-    expect(r.cached).toEqual(expect.arrayContaining(tasks));
+    [{ LAMBDA_HAT_BACKEND: 'local' }],
+    [{ LAMBDA_HAT_CARD: 'config/cards/local.yaml' }],
+    [{ LAMBDA_HAT_SET: 'threads=2\nmax_jobs=1' }],
+  ])('%o leaves every key as it was: all cached', (env) => {
+    Object.assign(ws.env, env);
+    try {
+      const r = ws.nx('run-many', '-t', 'sample');
+      expect(r.status, r.output).toBe(0);
+      expect(r.ran).toEqual([]);
+      expect(r.cached).toEqual(expect.arrayContaining(tasks));
+    } finally {
+      for (const k of Object.keys(env)) delete ws.env[k];
+    }
+  });
+
+  it.each([['--backend', 'slurm-cpu'], ['--set', 'threads=2'], ['--dry-run']])('%s as a flag is refused with the way to say it, and nothing runs', (...flag) => {
+    ws.remove('artifacts');
+    for (const batch of ['--batch=true', '--batch=false']) {
+      const r = ws.nx('run-many', '-t', 'sample', ...flag, batch);
+      expect(r.status).not.toBe(0);
+      expect(r.output).toContain('Nothing was run.');
+      expect(r.output).toContain(flag[0] === '--dry-run' ? 'unknown option --dry-run' : `${flag[0]} is not taken as a flag`);
+      expect(r.output).not.toMatch(/^\s+at \//m);
+      expect(ws.exists('artifacts')).toBe(false);
+    }
+  });
+
+  it('an unknown backend in LAMBDA_HAT_BACKEND is a clear error naming the variable', () => {
+    ws.env.LAMBDA_HAT_BACKEND = 'nosuch';
+    try {
+      const r = ws.nx('run-many', '-t', 'sample', '--skip-nx-cache');
+      expect(r.status).not.toBe(0);
+      expect(r.output).toContain('LAMBDA_HAT_BACKEND: unknown backend "nosuch" (available: local, slurm-cpu, slurm-gpu; or LAMBDA_HAT_CARD=<file>)');
+      expect(ws.exists('artifacts')).toBe(false);
+    } finally {
+      delete ws.env.LAMBDA_HAT_BACKEND;
+    }
   });
 
   it('another kernel (LAMBDA_HAT_KERNEL=reference) is another key: the training and the samples run again', () => {
@@ -65,7 +95,9 @@ samplers:
 
   it('a card whose env names another kernel keys its tasks by that kernel', () => {
     ws.write('reference-card.yaml', 'backend: local\nmax_jobs: null\nthreads: 1\nenv: { LAMBDA_HAT_KERNEL: reference }\n');
-    const r = ws.nx('run-many', '-t', 'sample', '--card', 'reference-card.yaml');
+    ws.env.LAMBDA_HAT_CARD = 'reference-card.yaml';
+    const r = ws.nx('run-many', '-t', 'sample');
+    delete ws.env.LAMBDA_HAT_CARD;
     expect(r.status, r.output).toBe(0);
     // The reference kernel's entries from above.
     expect(computing(r.ran)).toEqual([]);

@@ -25,6 +25,12 @@ import { REPO, ScratchWorkspace } from './support/workspace';
 
 const MINUTE = 60_000;
 
+/** Selects the card for the next nx commands as a user does, through the environment (runner/cards.ts). */
+function useCard(ws: ScratchWorkspace, backend: string, ...set: string[]): void {
+  ws.env.LAMBDA_HAT_BACKEND = backend;
+  ws.env.LAMBDA_HAT_SET = set.join('\n');
+}
+
 /** Everything a run computed: the targets' arrays and llc_runs without its machine-dependent columns. */
 async function results(ws: ScratchWorkspace, exp: Experiment) {
   const npy = new Map<string, Buffer>();
@@ -45,19 +51,22 @@ describe.runIf(slurm)('Slurm backends', () => {
       const ws = new ScratchWorkspace();
       try {
         const exp = await loadExperiment({ root: ws.root, presets: DEFAULT_PRESETS }, ws.path('config/experiments.yaml'));
-        const local = ws.nx('run-many', '-t', 'sample', '--backend', 'local');
+        useCard(ws, 'local');
+        const local = ws.nx('run-many', '-t', 'sample');
         expect(local.status, local.output).toBe(0);
         const reference = await results(ws, exp);
         // Where a task runs is not in its key: the cluster run of the same experiment is all cache hits.
-        const shared = ws.nx('run-many', '-t', 'sample', '--backend', 'slurm-cpu');
+        useCard(ws, 'slurm-cpu');
+        const shared = ws.nx('run-many', '-t', 'sample');
         expect(shared.status, shared.output).toBe(0);
         expect(shared.ran).toEqual([]);
         expect(shared.cached).toEqual(expect.arrayContaining(local.ran));
         for (const backend of ['slurm-cpu', 'slurm-gpu']) {
           // The GPU card runs float32 work on WebGPU, which this cluster's fake GPU cannot: here it
           // computes on the CPU, to compare bits with the local backend (the next test covers the GPU path).
-          const cpu = backend === 'slurm-gpu' ? ['--set', 'env.LAMBDA_HAT_KERNEL=auto'] : [];
-          const r = ws.nx('run-many', '-t', 'sample', '--backend', backend, '--batch', '--skip-nx-cache', ...cpu);
+          const cpu = backend === 'slurm-gpu' ? ['env.LAMBDA_HAT_KERNEL=auto'] : [];
+          useCard(ws, backend, ...cpu);
+          const r = ws.nx('run-many', '-t', 'sample', '--batch', '--skip-nx-cache');
           expect(r.status, r.output).toBe(0);
           // Every task really ran as a Slurm job.
           expect(r.cached).toEqual([]);
@@ -86,7 +95,8 @@ describe.runIf(slurm)('Slurm backends', () => {
       );
       try {
         ws.env.VK_DRIVER_FILES = '/nonexistent/vulkan/icd.json';
-        const r = ws.nx('run-many', '-t', 'sample', '--backend', 'slurm-gpu', '--batch', '--set', 'retries=0');
+        useCard(ws, 'slurm-gpu', 'retries=0');
+        const r = ws.nx('run-many', '-t', 'sample', '--batch');
         expect(r.status).not.toBe(0);
         expect(r.output).toMatch(/FAILED on slurm .*LAMBDA_HAT_KERNEL=webgpu: the webgpu kernel was asked for but is not available: no usable WebGPU adapter/s);
         const exp = await loadExperiment({ root: ws.root, presets: DEFAULT_PRESETS }, ws.path('config/experiments.yaml'));
@@ -109,12 +119,14 @@ describe.runIf(slurm)('Slurm backends', () => {
       try {
         const exp = await loadExperiment({ root: ws.root, presets: DEFAULT_PRESETS }, ws.path('config/experiments.yaml'));
         expect(exp.runs).toHaveLength(1000);
-        const local = ws.nx('run-many', '-t', 'aggregate', '--backend', 'local');
+        useCard(ws, 'local');
+        const local = ws.nx('run-many', '-t', 'aggregate');
         expect(local.status, local.output.slice(-3000)).toBe(0);
         const reference = await results(ws, exp);
         ws.remove('artifacts');
         ws.remove('.nx');
-        const r = ws.nx('run-many', '-t', 'aggregate', '--backend', 'slurm-cpu', '--set', 'max_jobs=10', '--set', 'tasks_per_job=100', '--set', 'cpus_per_task=1', '--set', 'mem_per_task=500M', '--set', 'poll_seconds=1');
+        useCard(ws, 'slurm-cpu', 'max_jobs=10', 'tasks_per_job=100', 'cpus_per_task=1', 'mem_per_task=500M', 'poll_seconds=1');
+        const r = ws.nx('run-many', '-t', 'aggregate');
         expect(r.status, r.output.slice(-3000)).toBe(0);
         expect(r.cached).toEqual([]);
         const tasks = submittedTasks(ws.root);
@@ -146,7 +158,8 @@ describe.runIf(slurm)('Slurm backends', () => {
         const exp = await loadExperiment({ root: ws.root, presets: DEFAULT_PRESETS }, ws.path('config/experiments.yaml'));
         const long = exp.runs.find((run) => run.options.steps === 400000)!;
         // One job at a time, all six runs in it: the long one shares its warm worker with the others.
-        const { done } = ws.nxInBackground('run-many', '-t', 'sample', '--backend', 'slurm-cpu', '--set', 'max_jobs=1', '--set', 'tasks_per_job=10', '--set', 'retries=1', '--set', 'poll_seconds=1');
+        useCard(ws, 'slurm-cpu', 'max_jobs=1', 'tasks_per_job=10', 'retries=1', 'poll_seconds=1');
+        const { done } = ws.nxInBackground('run-many', '-t', 'sample');
         const victim = await waitFor('the long run to start in its job', 180, () => {
           const t = tasksOf(ws.root, long.id)[0];
           return t && existsSync(submissionFiles.out(t.dir, t.index)) ? t : undefined;
@@ -202,7 +215,8 @@ describe.runIf(slurm)('Slurm backends', () => {
 
     it('a submission to a missing partition is a clear error; nothing is written', async () => {
       const { ws } = await setup(longSgld(1000));
-      const r = ws.nx('run-many', '-t', 'sample', '--backend', 'slurm-cpu', '--batch', '--set', 'partition=nosuch');
+      useCard(ws, 'slurm-cpu', 'partition=nosuch');
+      const r = ws.nx('run-many', '-t', 'sample', '--batch');
       expect(r.status).not.toBe(0);
       expect(r.output).toMatch(/FAILED on slurm \(config\/cards\/slurm-cpu\.yaml: partition nosuch, 2 CPUs\): Slurm rejected the job: sbatch: error: invalid partition specified: nosuch/);
       expect(r.output).not.toMatch(/^\s+at \//m);
@@ -211,7 +225,8 @@ describe.runIf(slurm)('Slurm backends', () => {
 
     it('a job cancelled mid-run is retried when the card allows, and the run completes', async () => {
       const { ws, exp, longRun } = await setup(longSgld(300_000));
-      const { done } = ws.nxInBackground('run-many', '-t', 'sample', '--backend', 'slurm-cpu', '--batch', '--set', 'retries=1');
+      useCard(ws, 'slurm-cpu', 'retries=1');
+      const { done } = ws.nxInBackground('run-many', '-t', 'sample', '--batch');
       const key = await runningJobOf(ws, longRun.id);
       execFileSync('scancel', [key]);
       const r = await done;
@@ -224,7 +239,8 @@ describe.runIf(slurm)('Slurm backends', () => {
 
     it('a job cancelled with no retries left fails clearly; the independent task completes, nothing is half-written', async () => {
       const { ws, exp, longRun, shortRun } = await setup(longSgld(300_001));
-      const { done } = ws.nxInBackground('run-many', '-t', 'sample', '--backend', 'slurm-cpu', '--batch', '--set', 'retries=0');
+      useCard(ws, 'slurm-cpu', 'retries=0');
+      const { done } = ws.nxInBackground('run-many', '-t', 'sample', '--batch');
       const key = await runningJobOf(ws, longRun.id);
       execFileSync('scancel', [key]);
       const r = await done;
@@ -239,7 +255,8 @@ describe.runIf(slurm)('Slurm backends', () => {
     it('a job over its walltime fails with the walltime in the message; the rest of the graph completes', async () => {
       // Slurm's walltimes are whole minutes, checked every ~30 s: this job is killed after 60–100 s.
       const { ws, longRun, shortRun } = await setup(longSgld(100_000_000));
-      const r = ws.nx('run-many', '-t', 'sample', '--backend', 'slurm-cpu', '--batch', '--set', 'walltime=00:01:00', '--set', 'retries=0');
+      useCard(ws, 'slurm-cpu', 'walltime=00:01:00', 'retries=0');
+      const r = ws.nx('run-many', '-t', 'sample', '--batch');
       expect(r.status).not.toBe(0);
       expect(r.output).toMatch(new RegExp(`\\[${longRun.id}\\] FAILED on slurm .*: Slurm job \\d+_\\d+ exceeded its walltime \\(00:01:00 per task\\)`));
       expect(ws.exists(`artifacts/runs/${shortRun.id}/analysis.json`)).toBe(true);
@@ -248,7 +265,8 @@ describe.runIf(slurm)('Slurm backends', () => {
 
     it('Ctrl-C cancels every job it submitted', async () => {
       const { ws, longRun } = await setup(longSgld(300_002));
-      const { child, done } = ws.nxInBackground('run-many', '-t', 'sample', '--backend', 'slurm-cpu', '--batch');
+      useCard(ws, 'slurm-cpu');
+      const { child, done } = ws.nxInBackground('run-many', '-t', 'sample', '--batch');
       await runningJobOf(ws, longRun.id);
       // As a terminal does: SIGINT to the whole process group.
       process.kill(-child.pid!, 'SIGINT');
@@ -282,7 +300,7 @@ describe.runIf(slurm)('Slurm backends', () => {
 `,
       );
       const task = (name: string, sleep: number, timeLimitSec?: number): WorkerTask => ({ label: `fake:${name}`, rule: 'sample', spec: { sleep }, timeLimitSec });
-      const { card, source } = loadCard(REPO, { backend: 'slurm-cpu', set: ['retries=1', 'poll_seconds=1', 'walltime=00:05:00'] });
+      const { card, source } = loadCard(REPO, { backend: 'slurm-cpu', set: ['retries=1', 'poll_seconds=1', 'walltime=00:05:00'], from: 'flags' });
       if (card.backend !== 'slurm') throw new Error('slurm-cpu is not a Slurm card');
       const backend = slurmBackend(root, card, source);
       const over = task('over', 60, 2);

@@ -126,11 +126,12 @@ export function loadYaml(absPath: string, displayPath: string): Sourced {
 }
 
 /**
- * A command-line `--set a.b=value` (dotted mapping keys, a YAML value) as a Sourced mapping
- * {a: {b: value}} whose origin is the option itself, ready to merge over a loaded file.
+ * An assignment `a.b=value` (dotted mapping keys, a YAML value) from a command-line `--set` (or
+ * the variable named by `from`) as a Sourced mapping {a: {b: value}} whose origin is the
+ * assignment itself, ready to merge over a loaded file.
  */
-export function fromAssignment(assignment: string): Sourced {
-  const origin = { file: `--set ${assignment}`, path: [], line: 0, col: 0 };
+export function fromAssignment(assignment: string, from = '--set'): Sourced {
+  const origin = { file: `${from} ${assignment}`, path: [], line: 0, col: 0 };
   const eq = assignment.indexOf('=');
   if (eq <= 0) throw new ConfigError([{ origin, message: 'expected key=value' }]);
   const path = assignment.slice(0, eq).split('.');

@@ -8,10 +8,11 @@
 import type { ExecutorContext, TaskGraph } from '@nx/devkit';
 import { ProgressDisplay } from '../../../rules/progress';
 import { selectBackend } from '../../../runner/backends';
-import type { CardSelection } from '../../../runner/cards';
+import { cardSelectionFromEnv } from '../../../runner/cards';
 import { runGraph } from '../../../runner/scheduler';
 import { cancelOnSignals, runTask } from '../../../runner/tasks';
-import type { RunOptions } from './executor';
+import { RUN_OPTIONS, RunOptions } from './executor';
+import { refusedOptions } from './options';
 
 interface TaskResult {
   success: boolean;
@@ -24,13 +25,17 @@ interface TaskResult {
 export default async function* runBatch(
   taskGraph: TaskGraph,
   inputs: Record<string, RunOptions>,
-  overrides: CardSelection,
+  overrides: Record<string, unknown>,
   context: ExecutorContext,
 ): AsyncIterableIterator<{ task: string; result: TaskResult }> {
   const ids = Object.keys(taskGraph.tasks);
-  // Every task carries the command line's backend flags (graph.ts forwards them to dependencies).
-  const { backend: name, card, set } = { ...overrides, ...inputs[ids[0]] };
-  const backend = selectBackend(context.root, { backend: name, card, set });
+  // Every task carries the command line's flags (graph.ts forwards them to dependencies).
+  const refused = refusedOptions({ ...overrides, ...inputs[ids[0]] }, RUN_OPTIONS);
+  if (refused) {
+    for (const task of ids) yield { task, result: { success: false, terminalOutput: refused } };
+    return;
+  }
+  const backend = selectBackend(context.root, cardSelectionFromEnv());
   if (!backend) {
     for (const task of ids) yield { task, result: { success: false, terminalOutput: 'no usable backend card (see above)' } };
     return;

@@ -2,21 +2,30 @@
  * The Nx executor for one lambda-hat task. Nx uses it with --batch=false (or `nx run` of a
  * target whose dependencies are done), forking one of these per task, --parallel bounding how many
  * run; by default Nx's batch mode hands the whole graph to batch.ts instead.
- * The backend comes from `--backend`, `--card` and `--set` (see cards.ts). Independent tasks keep
- * running after a failure: Nx only skips the dependents of a failed task.
+ * The backend comes from the environment (LAMBDA_HAT_BACKEND, LAMBDA_HAT_CARD, LAMBDA_HAT_SET; see
+ * runner/cards.ts); command-line flags are refused (options.ts). Independent tasks keep running
+ * after a failure: Nx only skips the dependents of a failed task.
  */
 import type { ExecutorContext } from '@nx/devkit';
 import { withBackend } from '../../../runner/backends';
-import type { CardSelection } from '../../../runner/cards';
+import { cardSelectionFromEnv } from '../../../runner/cards';
 import { runTask } from '../../../runner/tasks';
+import { refusedOptions } from './options';
 
-export interface RunOptions extends CardSelection {
+export interface RunOptions {
   rule: string;
   spec: object;
 }
 
+export const RUN_OPTIONS = ['rule', 'spec'] as const;
+
 export default async function runExecutor(options: RunOptions, context: ExecutorContext): Promise<{ success: boolean }> {
-  return withBackend(context.root, options, async (backend, display, print) =>
+  const refused = refusedOptions(options as unknown as Record<string, unknown>, RUN_OPTIONS);
+  if (refused) {
+    console.error(refused);
+    return { success: false };
+  }
+  return withBackend(context.root, cardSelectionFromEnv(), async (backend, display, print) =>
     (await runTask(context.root, backend, { project: context.projectName!, target: context.targetName!, rule: options.rule, spec: options.spec }, print, display)).ok,
   );
 }

@@ -12,9 +12,10 @@
  *   _lambda-hat-code  (no targets)                the code tasks run, as named inputs
  *
  * Cache keys: a task's options hold its canonical resolved spec (which contains its content id),
- * its inputs are the import closure of the code it runs (a named input of the code project) plus
- * the upstream artifacts it reads. So a comment or key-order edit changes nothing, and an edit
- * reruns exactly the tasks it reaches. Project roots are the artifact directories; they need not
+ * its inputs are the import closure of the code it runs (a named input of the code project), the
+ * upstream artifacts it reads and, for tasks that compute, the kernel's numeric identity. So a
+ * comment or key-order edit changes nothing, and an edit reruns exactly the tasks it reaches.
+ * Where tasks run is chosen through the environment and is not in any key (executor.ts). Project roots are the artifact directories; they need not
  * exist, so every target lists its inputs explicitly.
  */
 import { createHash } from 'node:crypto';
@@ -33,8 +34,8 @@ import type { CodeInputScanner } from './code-inputs';
 export type Projects = Record<string, ProjectConfiguration>;
 
 /**
- * Depending on `target` of this project's dependencies, with the command line's extra flags
- * (--backend, --card, --set) passed on, so a whole run uses one backend.
+ * Depending on `target` of this project's dependencies, with the command line's extra flags passed
+ * on, so that every task sees a flag the executors refuse (options.ts) and none runs.
  */
 const upstreamOf = (target: string): TargetConfiguration['dependsOn'] => [{ target, dependencies: true, params: 'forward' }];
 
@@ -69,16 +70,24 @@ function codeInput({ scanner, inputs, byEntryPoints }: CodeContext, rule: Rule<u
  */
 const executorOf = (rule: Rule<unknown>) => (rule.name === buildTargetRule.name ? 'build' : 'run');
 
+/**
+ * The rounding of the kernel a computing task would use here (runner/kernel-keys.ts), as a runtime
+ * input: Nx runs the command once or a few times per invocation and hashes what it prints, so a
+ * shared cache never serves results rounded otherwise than this machine would round them.
+ */
+const kernelKey = (precisions: string[]) => ({ runtime: `node bin/lambda-hat.js kernel-key ${precisions.join(' ')}` });
+
 function ruleTarget<S>(executor: string, code: CodeContext, rule: Rule<S>, spec: S, upstream: TargetConfiguration['inputs'], dependsOn: TargetConfiguration['dependsOn'], description: string): TargetConfiguration {
   const input = codeInput(code, rule as Rule<unknown>, rule.codeEntryPoints(spec));
+  const precisions = rule.precisions?.(spec) ?? [];
   return {
     executor: `${executor}:${executorOf(rule as Rule<unknown>)}`,
     options: { rule: rule.name, spec: sortKeys(spec) },
     cache: true,
-    inputs: [{ input, projects: CODE_PROJECT }, ...(upstream ?? [])],
+    inputs: [{ input, projects: CODE_PROJECT }, ...(precisions.length ? [kernelKey(precisions)] : []), ...(upstream ?? [])],
     outputs: rule.outputs(spec).map((o) => `{workspaceRoot}/${o}`),
     dependsOn,
-    metadata: { description, ...(rule.precisions && { precisions: rule.precisions(spec) }) },
+    metadata: { description },
   };
 }
 
