@@ -46,13 +46,17 @@ export const LLC_RUNS_COLUMNS: Column[] = [
   col('run_id', 'string', 'content id of the run (`<sampler>_` + 12 hex digits)', (r) => r.analysis.run_id),
   col('target_id', 'string', 'content id of the target (`tgt_` + 12 hex digits)', (r) => r.analysis.target_id),
   col('sampler', 'string', 'sampler name: sgld, hmc, mclmc or vi', (r) => r.analysis.sampler),
-  col('label', 'string', "the sampler entry's label: its `label:`, else the sampler's name, followed by the swept values of a swept entry", (r) => r.label),
-  col('target_label', 'string', "the target entry's label: its `label:`, else `<model>/<data>`, followed by the swept values of a swept entry", (r) => r.target_label),
+  col('label', 'string', "the sampler entry's label: its `label:`, else the sampler's name, followed by the swept values of a swept entry; `#1`, `#2`, … where entries would share one", (r) => r.label),
+  col('target_label', 'string', "the target entry's label: its `label:`, else `<model>/<data>`, followed by the swept values of a swept entry; `#1`, `#2`, … where entries would share one", (r) => r.target_label),
   col('status', 'string', '`ok`, `check` (a diagnostic failed or λ̂ disagrees with the target\'s reference run, see status_reason) or `diverged` (non-finite losses)', (r) => r.status.state),
   col('status_reason', 'string', 'why the status is not ok, reasons separated by `; ` (empty when ok)', (r) => r.status.reasons.join('; ')),
   col('target_seed', 'int', "the target's seed (teacher, data and student initialisation)", (r) => r.analysis.target.seed),
   col('model_widths', 'string', "the student's hidden widths as JSON, e.g. `[4,4]`", (r) => JSON.stringify(r.analysis.target.model.widths)),
   col('activation', 'string', "the student's activation", (r) => r.analysis.target.model.activation),
+  col('teacher', 'string', "the teacher network that made the data: its hidden widths, activation and output dropout, e.g. `[5,5,5] relu dropout 0.1`", (r) => {
+    const t = r.analysis.target.teacher;
+    return `${JSON.stringify(t.widths)} ${t.activation}${t.dropout_rate ? ` dropout ${t.dropout_rate}` : ''}`;
+  }),
   col('d', 'int', 'number of parameters of the student', (r) => r.analysis.d),
   col('n', 'int', 'training set size n', (r) => r.analysis.temperature.n),
   col('target_config', 'string', "the target's resolved build config (model, data, teacher, training, seed) as canonical JSON", (r) => canonicalJson(r.analysis.target)),

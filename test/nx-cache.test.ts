@@ -77,6 +77,21 @@ describe('Nx graph and cache', () => {
     expect(graph.dependencies.cachetest.map((d: { target: string }) => d.target).sort()).toEqual(original.runs.map((x) => x.id).sort());
   });
 
+  it('labels entries apart (sgld#1, sgld#2) and tags projects so that -p selects one entry, one target or one sampler', () => {
+    expect(original.runs.map((r) => original.labels[r.id])).toEqual(['sgld#1', 'sgld#2', 'hmc', 'sgld#1', 'sgld#2', 'hmc']);
+    const select = (pattern: string) => {
+      const r = ws.nx('show', 'projects', '--json', '-p', pattern);
+      expect(r.status, r.output).toBe(0);
+      return (JSON.parse(r.output.slice(r.output.indexOf('['))) as string[]).sort();
+    };
+    const [first, second] = original.targets;
+    expect(select('tag:entry:sgld#2')).toEqual(original.runs.filter((r) => original.labels[r.id] === 'sgld#2').map((r) => r.id).sort());
+    expect(select('tag:target:small/small#2')).toEqual([second.id, ...original.runs.filter((r) => r.target === second.id).map((r) => r.id)].sort());
+    expect(select('tag:sampler:hmc')).toEqual(original.runs.filter((r) => r.sampler === 'hmc').map((r) => r.id).sort());
+    expect(select('tag:experiment:cachetest')).toEqual([...original.targets.map((t) => t.id), ...original.runs.map((r) => r.id), 'cachetest'].sort());
+    expect(first.id).not.toBe(second.id);
+  });
+
   it('runs every task the first time and writes the table', () => {
     const r = ws.nx('run-many', '-t', 'sample');
     expect(r.status, r.output).toBe(0);
@@ -94,6 +109,8 @@ describe('Nx graph and cache', () => {
     for (const row of rows) {
       const analysis = JSON.parse(ws.read(`artifacts/runs/${row.run_id}/analysis.json`).toString());
       expect(row).toMatchObject({ experiment: 'cachetest', target_id: analysis.target_id, sampler: analysis.sampler, chains: 4, llc_mean: analysis.llc.mean, llc_mcse: analysis.llc.mcse, r_hat: analysis.llc.r_hat });
+      // The people's names: labels apart, and the teacher (preset small's student architecture, copied by `_null`).
+      expect(row).toMatchObject({ label: original.labels[row.run_id as string], target_label: original.labels[analysis.target_id], activation: 'relu', teacher: '[4,4] relu' });
     }
     const arrow = tableFromIPC(ws.read('artifacts/experiments/cachetest/llc_runs.arrow'));
     expect(arrow.numRows).toBe(rows.length);

@@ -210,6 +210,24 @@ function duplicate(what: string, list: string, same: string, x: EntrySite, first
 }
 
 /** Loads, validates and resolves an experiment file. Throws ConfigError listing every problem. */
+/**
+ * Labels name entries for people (tables, the report, Nx tags), so two entries never share one:
+ * where several do (two `sgld` entries, two `small/small` targets), each gets `#1`, `#2`, … in file
+ * order.
+ */
+function distinguish(keys: string[], labels: Record<string, string>): void {
+  const count = new Map<string, number>();
+  for (const k of keys) count.set(labels[k], (count.get(labels[k]) ?? 0) + 1);
+  const seen = new Map<string, number>();
+  for (const k of keys) {
+    const label = labels[k];
+    if (count.get(label)! < 2) continue;
+    const n = (seen.get(label) ?? 0) + 1;
+    seen.set(label, n);
+    labels[k] = `${label}#${n}`;
+  }
+}
+
 export async function loadExperiment(ws: Workspace, absFile: string): Promise<Experiment> {
   const file = relative(ws.root, absFile);
   const doc = loadYaml(absFile, file);
@@ -233,6 +251,7 @@ export async function loadExperiment(ws: Workspace, absFile: string): Promise<Ex
     targets.push(t);
     labels[t.id] = x.label;
   }
+  distinguish(targets.map((t) => t.id), labels);
 
   const settings: { setting: SamplerSetting; label: string }[] = [];
   const samplerSites = new Map<string, EntrySite>();
@@ -255,6 +274,9 @@ export async function loadExperiment(ws: Workspace, absFile: string): Promise<Ex
     settings.push({ setting: s, label: x.label });
   }
   if (problems.length) throw new ConfigError(problems);
+  const entryLabels = Object.fromEntries(settings.map((s, i) => [i, s.label]));
+  distinguish(Object.keys(entryLabels), entryLabels);
+  settings.forEach((s, i) => (s.label = entryLabels[i]));
 
   const runs: RunSpec[] = [];
   for (const t of targets) {

@@ -118,31 +118,40 @@ export interface LambdaHatMetadata {
   dependsOn: string[];
 }
 
-function project(name: string, root: string, targets: Record<string, TargetConfiguration>, dependsOn: string[], description: string): ProjectConfiguration {
+/**
+ * Tags select with `-p tag:…`: `experiment:<name>` (every project of an experiment), `sampler:<name>`,
+ * `target:<label>` (a target and its runs), `entry:<label>` (one sampler entry's runs). A project
+ * that several files share gets each file's tags (Nx merges them).
+ */
+const tag = (kind: string, value: string) => `${kind}:${value}`;
+
+function project(name: string, root: string, targets: Record<string, TargetConfiguration>, dependsOn: string[], description: string, tags: string[] = []): ProjectConfiguration {
   const lambdaHat: LambdaHatMetadata = { dependsOn };
-  return { name, root, targets, tags: ['lambda-hat'], metadata: { description, lambdaHat } as ProjectConfiguration['metadata'] };
+  return { name, root, targets, tags: ['lambda-hat', ...tags], metadata: { description, lambdaHat } as ProjectConfiguration['metadata'] };
 }
 
 /** A target's project; experiments and tuning files that share a target share its project. */
-function targetProject(t: TargetSpec, label: string | undefined, executor: string, code: CodeContext): Projects {
+function targetProject(t: TargetSpec, label: string | undefined, executor: string, code: CodeContext, tags: string[]): Projects {
   const m = t.build.model;
   const what = `${m.in_dim}→${JSON.stringify(m.widths)}→${m.out_dim} ${m.activation}, n = ${t.build.data.n_data}, seed ${t.build.seed}`;
   const root = artifactPath.target(t.id);
   const named = label ? `${label}: ` : '';
-  return { [root]: project(t.id, root, { 'build-target': ruleTarget(executor, code, buildTargetRule, t, [], undefined, `Train target ${named}${t.id} (${what})`) }, [], `Target ${named}${what}`) };
+  return { [root]: project(t.id, root, { 'build-target': ruleTarget(executor, code, buildTargetRule, t, [], undefined, `Train target ${named}${t.id} (${what})`) }, [], `Target ${named}${what}`, tags) };
 }
 
 /** A run's project; experiments and tuning files that share a run (an HMC reference, say) share its project. */
-function runProject(r: RunSpec, what: string, executor: string, code: CodeContext): Projects {
+function runProject(r: RunSpec, what: string, executor: string, code: CodeContext, tags: string[]): Projects {
   const root = artifactPath.run(r.id);
   const sample = ruleTarget(executor, code, sampleRule, r, [{ dependentTasksOutputFiles: '**/*.npy' }], upstreamOf('build-target'), `Run ${what} (${r.sampler}, seed ${r.seed}, target ${r.target})`);
-  return { [root]: project(r.id, root, { sample }, [r.target], what) };
+  return { [root]: project(r.id, root, { sample }, [r.target], what, [tag('sampler', r.sampler), ...tags]) };
 }
 
 export function experimentProjects(exp: Experiment, executor: string, code: CodeContext): Projects {
   const projects: Projects = {};
-  for (const t of exp.targets) Object.assign(projects, targetProject(t, exp.labels[t.id], executor, code));
-  for (const r of exp.runs) Object.assign(projects, runProject(r, `${exp.labels[r.id]} on ${exp.labels[r.target]}`, executor, code));
+  const inExperiment = tag('experiment', exp.name);
+  for (const t of exp.targets) Object.assign(projects, targetProject(t, exp.labels[t.id], executor, code, [inExperiment, tag('target', exp.labels[t.id])]));
+  for (const r of exp.runs)
+    Object.assign(projects, runProject(r, `${exp.labels[r.id]} on ${exp.labels[r.target]}`, executor, code, [inExperiment, tag('target', exp.labels[r.target]), tag('entry', exp.labels[r.id])]));
   const aggregate = experimentRuns(exp);
   const report: ReportSpec = { ...aggregate, file: exp.file };
   const root = artifactPath.experiment(exp.name);
@@ -167,6 +176,7 @@ export function experimentProjects(exp: Experiment, executor: string, code: Code
     },
     exp.runs.map((r) => r.id),
     `Experiment ${exp.name} (${exp.file}): ${exp.targets.length} targets × ${exp.runs.length / exp.targets.length} samplers`,
+    [inExperiment],
   );
   return projects;
 }
@@ -181,8 +191,9 @@ export const tuneProjectName = (name: string) => `tune-${name}`;
  */
 export function tuneProjects(config: TuneConfig, executor: string, code: CodeContext): Projects {
   const projects: Projects = {};
-  for (const t of config.problems) Object.assign(projects, targetProject(t, undefined, executor, code));
-  for (const r of config.references) Object.assign(projects, runProject(r, `hmc reference of ${tuneProjectName(config.name)} on ${r.target}`, executor, code));
+  const inTune = tag('tune', config.name);
+  for (const t of config.problems) Object.assign(projects, targetProject(t, undefined, executor, code, [inTune]));
+  for (const r of config.references) Object.assign(projects, runProject(r, `hmc reference of ${tuneProjectName(config.name)} on ${r.target}`, executor, code, [inTune]));
   const root = artifactPath.tune(config.name);
   const methods = config.methods.map((m) => m.sampler).join(', ');
   const tune: TargetConfiguration = {
@@ -195,7 +206,7 @@ export function tuneProjects(config: TuneConfig, executor: string, code: CodeCon
     metadata: { description: `Tune ${methods} on ${config.problems.length} problem${config.problems.length > 1 ? 's' : ''} (${config.file})` },
   };
   const upstream = [...config.problems.map((t) => t.id), ...config.references.map((r) => r.id)];
-  projects[root] = project(tuneProjectName(config.name), root, { tune }, upstream, `Tuning ${config.file}: ${methods}`);
+  projects[root] = project(tuneProjectName(config.name), root, { tune }, upstream, `Tuning ${config.file}: ${methods}`, [inTune]);
   return projects;
 }
 
