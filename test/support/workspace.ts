@@ -17,14 +17,23 @@ export interface NxResult {
   ran: string[];
   /** Tasks whose outputs came from the cache. */
   cached: string[];
+  /** Experiments' `sample` tasks, which print the run table every time (never cached, so in neither list). */
+  summaries: string[];
 }
 
 function classify(status: number | null, output: string): NxResult {
   const ran = new Set<string>();
   const cached = new Set<string>();
+  const summaries = new Set<string>();
   // In batch mode Nx may head a batch's own output with the line of its task, then print the task's.
-  for (const m of output.matchAll(/^> nx run (\S+)(.*)$/gm)) (/\[(local cache|remote cache|existing outputs match the cache)/.test(m[2]) ? cached : ran).add(m[1]);
-  return { status, output, ran: [...ran].sort(), cached: [...cached].sort() };
+  for (const m of output.matchAll(/^> nx run (\S+)(.*)$/gm)) {
+    const [project, target] = m[1].split(':');
+    // The summary's output (rules/summary.ts) begins `<experiment>: <n> runs` or `<experiment>: no results yet`.
+    const next = output.slice(m.index! + m[0].length).trimStart();
+    if (target === 'sample' && (next.startsWith(`${project}: `) && /^\S+: (\d+ runs|no results yet)/.test(next))) summaries.add(m[1]);
+    else (/\[(local cache|remote cache|existing outputs match the cache)/.test(m[2]) ? cached : ran).add(m[1]);
+  }
+  return { status, output, ran: [...ran].sort(), cached: [...cached].sort(), summaries: [...summaries].sort() };
 }
 
 export class ScratchWorkspace {

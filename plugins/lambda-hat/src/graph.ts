@@ -5,7 +5,7 @@
  *   <sampler_…>    sample    dependsOn ^build-target one per (target, sampler entry)
  *   <experiment>   aggregate dependsOn ^sample       writes llc_runs
  *                  report    dependsOn ^sample       writes report.html
- *                  sample    dependsOn aggregate, report   so `run-many -t sample` yields both
+ *                  sample    dependsOn aggregate, report   so `run-many -t sample` yields both, then prints the run table
  *   tune-<name>    tune      dependsOn ^build-target, ^sample   one per tuning file (config/tune/*.yaml),
  *                                                on its problems' targets and HMC reference runs
  *
@@ -163,15 +163,17 @@ export function experimentProjects(exp: Experiment, executor: string, code: Code
       // The report also reads the targets' artifacts (fit plots): hence the transitive inputs.
       report: ruleTarget(executor, code, reportRule, report, [{ dependentTasksOutputFiles: '**/*', transitive: true }], upstreamOf('sample'), `Write report.html for ${exp.file}`),
       sample: {
-        executor: 'nx:noop',
+        executor: `${executor}:summary`,
+        options: { experiment: exp.name },
         dependsOn: [
           { target: 'aggregate', params: 'forward' },
           { target: 'report', params: 'forward' },
         ],
-        cache: true,
-        inputs: [],
+        cache: false,
+        // Never used for caching, but Nx hashes every task, and a root that does not exist has no files to hash.
+        inputs: [`{workspaceRoot}/${exp.file}`],
         outputs: [],
-        metadata: { description: `Everything in ${exp.file}: every sample, then the table and the report` },
+        metadata: { description: `Everything in ${exp.file}: every sample, then the table and the report, then a summary of the runs` },
       },
     },
     exp.runs.map((r) => r.id),

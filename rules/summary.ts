@@ -1,0 +1,47 @@
+/**
+ * The table every `run-many` ends with: one line per run of an experiment (label, target, sampler,
+ * λ̂ ± MCSE, R̂, bulk ESS, status) and where the results are, read back from llc_runs.arrow so that it
+ * shows exactly what the table on disk holds.
+ */
+import { existsSync, readFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { tableFromIPC } from 'apache-arrow';
+import { artifactPath } from '../packages/llc/src/artifacts';
+
+const fixed = (x: unknown, digits: number) => (typeof x === 'number' && Number.isFinite(x) ? x.toFixed(digits) : '–');
+/** The first reason, cut to a line's room; llc_runs and the report have them all. */
+const brief = (reasons: string) => {
+  const [first, ...more] = reasons.split('; ');
+  const cut = first.length > 70 ? `${first.slice(0, 69)}…` : first;
+  return more.length ? `${cut} (+${more.length} more)` : cut;
+};
+const whole = (x: unknown) => (typeof x === 'number' && Number.isFinite(x) ? String(Math.round(x)) : '–');
+
+/** The summary of experiment `name` as lines, or why there is none yet. */
+export function summaryLines(root: string, name: string): string[] {
+  const dir = resolve(root, artifactPath.experiment(name));
+  const file = join(dir, 'llc_runs.arrow');
+  if (!existsSync(file)) return [`${name}: no results yet (${file} is missing)`];
+  const rows = tableFromIPC(readFileSync(file)).toArray().map((r) => r.toJSON() as Record<string, unknown>);
+  const cells = rows.map((r) => [
+    String(r.label),
+    String(r.target_label),
+    String(r.sampler),
+    `${fixed(r.llc_mean, 3)} ± ${fixed(r.llc_mcse, 3)}`,
+    fixed(r.r_hat, 3),
+    whole(r.ess_bulk),
+    `${r.status}${r.status === 'ok' ? '' : `: ${brief(String(r.status_reason))}`}`,
+  ]);
+  const head = ['label', 'target', 'sampler', 'λ̂ ± MCSE', 'R̂', 'ESS', 'status'];
+  const widths = head.map((h, i) => Math.max(h.length, ...cells.map((c) => c[i].length)));
+  // The status is last and not padded: a long reason runs on instead of widening every line.
+  const line = (c: string[]) => c.map((x, i) => (i < c.length - 1 ? x.padEnd(widths[i]) : x)).join('  ');
+  const tally = ['ok', 'check', 'diverged'].map((s) => [s, rows.filter((r) => r.status === s).length] as const).filter(([, n]) => n > 0);
+  return [
+    `${name}: ${rows.length} runs, ${tally.map(([s, n]) => `${n} ${s}`).join(', ')}`,
+    line(head),
+    ...cells.map(line),
+    `report    ${join(dir, 'report.html')}`,
+    `llc_runs  ${join(dir, 'llc_runs.parquet')} (also .arrow, .csv)`,
+  ];
+}
