@@ -14,34 +14,81 @@ import { ConfigError, validate } from '../rules/experiment/problems';
 import { fromAssignment, loadYaml, merge } from '../rules/experiment/source';
 
 const posInt = z.int().min(1);
-const optionalText = z.string().min(1).nullable();
+
+/**
+ * A value written unquoted into an `#SBATCH` line of job.sh (runner/backends/array-jobs.ts): a
+ * newline there would end the comment and start a shell line, and sbatch splits the line into
+ * options at spaces. Partitions, accounts, QOS, constraints and GPU types are single words.
+ */
+const sbatchWord = z.string().regex(/^[^\s\p{Cc}]+$/u, 'expected a single word, without spaces, newlines or other control characters (it is written into an #SBATCH line of job.sh)');
+
+/** An `sbatch_extra` entry: one option, written as one `#SBATCH` line, so no newline or other control character. */
+const sbatchOption = z
+  .string()
+  .regex(/^--?\S/, 'an sbatch option such as --exclusive')
+  .regex(/^\P{Cc}*$/u, 'expected one sbatch option without newlines or other control characters (each entry is one #SBATCH line of job.sh; worker_init takes shell lines)');
+
+/** Names a shell can `export`: job.sh writes `export NAME='value'`, so anything else would be shell. */
+export const ENV_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
+
+/**
+ * Variables that make Node or the dynamic loader run code named in them, in every worker: a card
+ * (a file, or one line of LAMBDA_HAT_SET) must not be a way to load arbitrary code. Compared in
+ * upper case, as Windows reads variable names.
+ */
+const CODE_LOADING_ENV: Readonly<Record<string, string>> = {
+  NODE_OPTIONS: 'Node takes options from it, and --require or --import loads any module',
+  LD_PRELOAD: 'the dynamic loader loads the libraries it names into every process',
+  LD_AUDIT: 'the dynamic loader loads the libraries it names into every process',
+  DYLD_INSERT_LIBRARIES: 'the macOS loader loads the libraries it names into every process',
+};
+
+/**
+ * A card's `env`: extra environment for every task. Values are passed as they are (single-quoted in
+ * job.sh); names must be names a shell can export, and none may make workers load code.
+ */
+const Env = z.record(z.string(), z.string()).superRefine((env, ctx) => {
+  for (const name of Object.keys(env)) {
+    if (!ENV_NAME.test(name)) {
+      ctx.addIssue({ code: 'custom', path: [name], message: `${JSON.stringify(name)} is not an environment variable name: expected letters, digits and _, not starting with a digit` });
+    } else if (CODE_LOADING_ENV[name.toUpperCase()]) {
+      ctx.addIssue({
+        code: 'custom',
+        path: [name],
+        message: `${name} cannot be set in a card's env: ${CODE_LOADING_ENV[name.toUpperCase()]}; set it in the environment lambda-hat starts from, or on Slurm write deliberate shell in worker_init`,
+      });
+    }
+  }
+});
 
 const LocalCard = z.strictObject({
   backend: z.literal('local'),
   max_jobs: posInt.nullable(),
   threads: posInt,
-  env: z.record(z.string(), z.string()),
+  env: Env,
 });
 
 const SlurmCard = z.strictObject({
   backend: z.literal('slurm'),
-  partition: z.string().min(1),
+  partition: sbatchWord,
   walltime: z.string().regex(/^(\d+-)?\d{1,2}:\d{2}:\d{2}$/, 'a walltime [D-]HH:MM:SS'),
   cpus_per_task: posInt,
   mem_per_task: z.string().regex(/^\d+[KMGT]?$/, 'a memory size such as 4G or 4000M'),
   gpus: z.int().min(0),
-  gpu_type: optionalText,
-  account: optionalText,
-  qos: optionalText,
-  constraint: optionalText,
+  gpu_type: sbatchWord.nullable(),
+  account: sbatchWord.nullable(),
+  qos: sbatchWord.nullable(),
+  constraint: sbatchWord.nullable(),
   max_jobs: posInt,
   tasks_per_job: posInt,
   retries: z.int().min(0),
   poll_seconds: z.number().positive(),
-  node: optionalText,
+  // Single-quoted in job.sh.
+  node: z.string().min(1).nullable(),
+  // Shell lines, by design: the one field written into job.sh as shell.
   worker_init: z.array(z.string()),
-  sbatch_extra: z.array(z.string().regex(/^--?\S/, 'an sbatch option such as --exclusive')),
-  env: z.record(z.string(), z.string()),
+  sbatch_extra: z.array(sbatchOption),
+  env: Env,
 });
 
 export const Card = z.discriminatedUnion('backend', [LocalCard, SlurmCard]);

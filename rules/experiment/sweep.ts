@@ -9,7 +9,7 @@
 import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
 import { collect, describe, Problem, renderPath, suggestion, validate } from './problems';
-import { merge, Sourced } from './source';
+import { merge, refusedKey, Sourced } from './source';
 
 /** The most entries one swept entry may stand for: a slip in a range should not become a million tasks. */
 export const MAX_SWEEP = 100_000;
@@ -117,7 +117,10 @@ function sweepAxes(entry: Sourced, kind: EntryKind, problems: Problem[]): Axis[]
     const bad = (message: string) => problems.push({ origin: at.originOf([]), message });
     const path = key.split('.');
     const [head] = path;
+    // A swept path names keys as a file would, so the keys refused there are refused here.
+    const refused = path.map(refusedKey).find((m) => m !== undefined);
     if (path.some((s) => s === '')) bad(`"${key}" is not a path: write keys joined by dots, e.g. overrides.step_size`);
+    else if (refused) bad(refused);
     else if (head === 'label' || head === 'sweep') bad(`${head} cannot be swept: every expanded entry's label already names its swept values`);
     else if (head in kind.unsweepable) bad(`${head} cannot be swept: ${kind.unsweepable[head]}`);
     else if (!kind.keys.includes(head)) bad(`unknown key "${head}" in a ${kind.what} entry${suggestion(head, sweepable)} (can be swept: ${sweepable.join(', ')})`);

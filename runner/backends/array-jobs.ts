@@ -22,6 +22,7 @@
  */
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { ENV_NAME } from '../cards';
 import { submissionFiles, TaskExit } from '../chunk';
 import { Backend, OutputSink, Outcome, STDERR_TAIL_LINES, WorkerTask } from './types';
 
@@ -107,6 +108,31 @@ export function chunkSize(tasks: number, room: number, cap: number): number {
   return Math.max(1, Math.min(cap, Math.ceil(tasks / Math.max(1, room))));
 }
 
+/**
+ * The script of one array job: the scheduler's directives, then the card's `worker_init` lines
+ * (shell, by design), its environment and the worker. Every other card value that reaches the
+ * script is either single-quoted here or checked by the card's schema (runner/cards.ts) before it
+ * gets here: variable names, and the words of the directives, which are not shell-quoted.
+ */
+export function jobScript(scheduler: Pick<ArrayScheduler, 'indexVariable' | 'directives'>, card: ArrayCard, workspaceRoot: string, job: ArrayScript): string {
+  const { dir } = job;
+  const index = scheduler.indexVariable;
+  // The card's schema refuses such names; this keeps any other caller from writing shell here.
+  const bad = Object.keys(card.env).filter((k) => !ENV_NAME.test(k));
+  if (bad.length) throw new Error(`not environment variable names, refusing to write them into job.sh: ${bad.map((k) => JSON.stringify(k)).join(', ')}`);
+  return [
+    '#!/bin/bash',
+    ...scheduler.directives(job),
+    '# The exit status lands in a file, so it survives the scheduler forgetting the job.',
+    `trap 'echo $? > ${quote(dir)}/"element-${index}.exit"' EXIT`,
+    ...card.worker_init,
+    ...Object.entries(card.env).map(([k, v]) => `export ${k}=${quote(v)}`),
+    '# No exec: the EXIT trap above must still run to record the status.',
+    `${quote(card.node ?? process.execPath)} ${quote(join(workspaceRoot, 'bin', 'lambda-hat.js'))} chunk ${quote(dir)} "${index}"`,
+    '',
+  ].join('\n');
+}
+
 export function arrayJobsBackend(workspaceRoot: string, scheduler: ArrayScheduler, card: ArrayCard, name: string): Backend {
   const queue: Entry[] = [];
   const inflight = new Map<string, Element>();
@@ -188,7 +214,7 @@ export function arrayJobsBackend(workspaceRoot: string, scheduler: ArraySchedule
     writeFileSync(submissionFiles.tasks(dir), JSON.stringify(tasks));
     writeFileSync(submissionFiles.chunks(dir), JSON.stringify(layout));
     const script = join(dir, 'job.sh');
-    writeFileSync(script, jobScript({ dir, elements: chunks.length, tasksPerElement: Math.max(...chunks.map((c) => c.length)), throttle: card.max_jobs }), { mode: 0o755 });
+    writeFileSync(script, jobScript(scheduler, card, workspaceRoot, { dir, elements: chunks.length, tasksPerElement: Math.max(...chunks.map((c) => c.length)), throttle: card.max_jobs }), { mode: 0o755 });
     const started = Date.now();
     let jobId: string;
     try {
@@ -208,22 +234,6 @@ export function arrayJobsBackend(workspaceRoot: string, scheduler: ArraySchedule
     });
     polling ??= setTimeout(() => void poll(), card.poll_seconds * 1000);
   };
-
-  function jobScript(job: ArrayScript): string {
-    const { dir } = job;
-    const index = scheduler.indexVariable;
-    return [
-      '#!/bin/bash',
-      ...scheduler.directives(job),
-      '# The exit status lands in a file, so it survives the scheduler forgetting the job.',
-      `trap 'echo $? > ${quote(dir)}/"element-${index}.exit"' EXIT`,
-      ...card.worker_init,
-      ...Object.entries(card.env).map(([k, v]) => `export ${k}=${quote(v)}`),
-      '# No exec: the EXIT trap above must still run to record the status.',
-      `${quote(card.node ?? process.execPath)} ${quote(join(workspaceRoot, 'bin', 'lambda-hat.js'))} chunk ${quote(dir)} "${index}"`,
-      '',
-    ].join('\n');
-  }
 
   /** Packs the queue into chunks for the room there is, in arrays the cluster accepts. */
   const flush = () => {
