@@ -50,12 +50,15 @@ async function validateCommand(args: string[]): Promise<void> {
   for (const r of exp.runs) console.log(`  ${r.id}  ${exp.labels[r.id]}  on ${r.target}`);
 }
 
-/** Runs a command: a mistake in the input (ConfigError, UserError) prints its message alone and gives status 2. */
+/** Node's parseArgs rejecting a command line (an unknown option, a missing value): the user's mistake. */
+const isBadCommandLine = (e: unknown): e is Error => e instanceof TypeError && String((e as NodeJS.ErrnoException).code ?? '').startsWith('ERR_PARSE_ARGS');
+
+/** Runs a command: a mistake in the input (ConfigError, UserError, a bad command line) prints its message alone and gives status 2. */
 export async function withInputErrors(command: () => Promise<number>): Promise<number> {
   try {
     return await command();
   } catch (e) {
-    if (isInputError(e)) {
+    if (isInputError(e) || isBadCommandLine(e)) {
       console.error(e.message);
       return INPUT_ERROR_STATUS;
     }

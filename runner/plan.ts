@@ -142,12 +142,5 @@ async function cleanCommand(argv: string[]): Promise<number> {
 
 /** Entry point from bin/lambda-hat.js, for `plan` and `clean`. */
 export function main([command, ...argv]: string[]): Promise<number> {
-  return withInputErrors(async () => {
-    try {
-      return await (command === 'clean' ? cleanCommand(argv) : planCommand(argv));
-    } catch (e) {
-      if (e instanceof TypeError && 'code' in e && String(e.code).startsWith('ERR_PARSE_ARGS')) throw new UserError(e.message);
-      throw e;
-    }
-  });
+  return withInputErrors(() => (command === 'clean' ? cleanCommand(argv) : planCommand(argv)));
 }
