@@ -11,7 +11,7 @@
  * Mistakes in input (ConfigError, UserError) print their message alone and exit with status 2;
  * anything else is a bug and prints its stack.
  */
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync, statSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { DEFAULT_PRESETS, loadExperiment } from './experiment';
 import { doctor } from './doctor';
@@ -28,14 +28,29 @@ const USAGE = `usage:
 
 const workspaceRoot = () => resolve(__dirname, '..');
 
+/** The largest task file read: a task's spec is a few kilobytes, a 10,000-run aggregate's a few megabytes. */
+const MAX_TASK_BYTES = 256 * 1024 * 1024;
+
+/** Why `path` is not a task file to read (a directory, a FIFO, a device, too large), or undefined. */
+function notATaskFile(path: string): string | undefined {
+  const st = statSync(path);
+  if (st.isDirectory()) return 'is a directory: expected a JSON file';
+  if (!st.isFile()) return 'is not a regular file (a FIFO, socket or device): expected a JSON file';
+  if (st.size > MAX_TASK_BYTES) return `is ${st.size} bytes: expected at most ${MAX_TASK_BYTES}`;
+  return undefined;
+}
+
 async function run(args: string[]): Promise<void> {
   const [ruleName, taskFile] = args;
   const rule = RULES[ruleName];
   if (!rule || !taskFile) throw new UserError(`${rule ? 'missing task file' : `unknown rule "${ruleName ?? ''}"`}\n${USAGE}`);
   let spec: unknown;
   try {
+    const notReadable = existsSync(taskFile) ? notATaskFile(taskFile) : undefined;
+    if (notReadable) throw new UserError(`cannot read task file ${taskFile}: it ${notReadable}`);
     spec = JSON.parse(readFileSync(taskFile, 'utf8'));
   } catch (e) {
+    if (e instanceof UserError) throw e;
     throw new UserError(`cannot read task file ${taskFile}: ${(e as Error).message}`);
   }
   await runRule(rule, spec, workspaceRoot());

@@ -1,6 +1,5 @@
 import { aggregateRule } from './aggregate';
 import { buildTargetRule } from './build-target';
-import { reportRule } from './report';
 import type { Rule } from './rule';
 import { sampleRule } from './sample';
 import { trialRule } from './trial';
@@ -9,6 +8,5 @@ export const RULES: Record<string, Rule<any>> = {
   [buildTargetRule.name]: buildTargetRule,
   [sampleRule.name]: sampleRule,
   [aggregateRule.name]: aggregateRule,
-  [reportRule.name]: reportRule,
   [trialRule.name]: trialRule,
 };

@@ -180,8 +180,29 @@ export async function runTune(run: TuneRun): Promise<{ study: StudyFile; referen
   }
 }
 
+/**
+ * Refuses a budget the backend's own time limit would cut short (a Slurm card's walltime per task):
+ * every trial, or the reference, would then be killed by the scheduler instead of ending at its
+ * budget, recorded as a failure rather than a timeout. `budget.hmc_sec` matters only while a
+ * reference is still to compute.
+ */
+export function checkBudgetFitsBackend(root: string, config: TuneConfig, backend: Backend): void {
+  const limit = backend.taskWalltimeSec;
+  if (limit === undefined) return;
+  const problems: string[] = [];
+  const where = backend.taskWalltime ?? `the backend's limit of ${limit} s per task`;
+  const fix = 'lower the budget (in the tuning file, or --set budget.<key>=<seconds>) or raise the card\'s walltime (LAMBDA_HAT_SET=walltime=HH:MM:SS)';
+  if (config.budget.trial_sec > limit)
+    problems.push(`${config.file}: budget.trial_sec = ${config.budget.trial_sec} s is longer than the card's ${where}, ${limit} s per task: every trial would be killed by Slurm rather than stopped at its budget; ${fix}`);
+  const toCompute = config.references.filter((r) => sampleRule.verify(r, root) !== null);
+  if (toCompute.length && config.budget.hmc_sec > limit)
+    problems.push(`${config.file}: budget.hmc_sec = ${config.budget.hmc_sec} s is longer than the card's ${where}, ${limit} s per task: the HMC reference ${toCompute[0].id} would be killed by Slurm rather than stopped at its budget; ${fix}`);
+  if (problems.length) throw new UserError(problems.join('\n'));
+}
+
 async function tuneLoop(run: TuneRun): Promise<{ study: StudyFile; references: Map<string, Reference> }> {
   const { root, config } = run;
+  checkBudgetFitsBackend(root, config, run.backend);
   await ensureTargets(run);
   const refs = await ensureReferences(run);
   const study = loadStudy(root, config);
@@ -201,7 +222,9 @@ async function tuneLoop(run: TuneRun): Promise<{ study: StudyFile; references: M
       runWorker(root, run.backend, task, () => {}, run.display, label).then((end) => {
         const result = end.ok ? readResult(root, spec) : undefined;
         const reason = end.outcome.reason ?? end.problem ?? 'no result';
-        tell(t, result, result ? undefined : { timedOut: end.outcome.timedOut === true, reason: [reason, ...end.outcome.stderrTail.slice(-3)].join(' | ') }, config.budget.trial_sec);
+        // The last lines of stderr that are not stack frames: the error itself, not where it was thrown.
+        const said = end.outcome.stderrTail.filter((line) => line.trim() !== '' && !STACK_FRAME.test(line)).slice(-3);
+        tell(t, result, result ? undefined : { timedOut: end.outcome.timedOut === true, reason: [reason, ...said].join(' | ') }, config.budget.trial_sec);
         return t;
       }),
     );
@@ -246,5 +269,27 @@ async function tuneLoop(run: TuneRun): Promise<{ study: StudyFile; references: M
     run.print(`${pairName(done)} trial ${done.number}: ${describeEnd(done, bestTrial(trials))} [${trials.filter(isFinished).length}/${config.max_trials_per_method}]`, 'stdout');
   }
   writeTuneOutputs(root, config, study, refs);
+  failIfNoTrialRan(config, study);
   return { study, references: refs };
+}
+
+/** A stack frame line of a Node.js error (`    at f (file:1:2)`, `    at file:1:2`). */
+const STACK_FRAME = /^\s+at\s/;
+
+/**
+ * A (problem, method) whose every trial failed has no result at all: a broken method or a space
+ * the sampler cannot run, never a tuning outcome. The tune then fails with each pair's reasons
+ * (its tables are written first, to look at).
+ */
+function failIfNoTrialRan(config: TuneConfig, study: StudyFile): void {
+  const lines: string[] = [];
+  for (const pair of pairsOf(config)) {
+    const trials = trialsOf(study, pair.problem, pair.method.sampler);
+    if (trials.length === 0 || trials.some((t) => t.state !== 'failed')) continue;
+    const byReason = new Map<string, number[]>();
+    for (const t of trials) byReason.set(t.reason ?? 'no result', [...(byReason.get(t.reason ?? 'no result') ?? []), t.number]);
+    lines.push(`every trial of ${pairName(pair)} failed (${trials.length}):`);
+    for (const [reason, numbers] of byReason) lines.push(`  trial${numbers.length > 1 ? 's' : ''} ${numbers.join(', ')}: ${reason}`);
+  }
+  if (lines.length) throw new UserError(`${config.file}: ${lines.join('\n')}\n(trials in ${artifactPath.tune(config.name)}/trials.parquet)`);
 }

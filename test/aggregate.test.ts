@@ -5,7 +5,8 @@ import { join } from 'node:path';
 import { tableFromIPC } from 'apache-arrow';
 import { parquetReadObjects } from 'hyparquet';
 import { afterAll, expect, it } from 'vitest';
-import { aggregateRule, experimentRuns } from '../rules/aggregate';
+import { aggregateRule } from '../rules/aggregate';
+import { experimentRuns } from '../rules/llc-runs';
 import { buildTargetRule } from '../rules/build-target';
 import { DEFAULT_PRESETS, loadExperiment } from '../rules/experiment';
 import { sampleRule } from '../rules/sample';
@@ -27,7 +28,8 @@ it('tabulates a run too short for an ESS, with nulls where statistics are undefi
   const analysis = JSON.parse(readFileSync(join(root, 'artifacts', 'runs', exp.runs[0].id, 'analysis.json'), 'utf8'));
   expect(analysis.llc.ess_bulk).toBeNull();
   expect(analysis.llc.mcse).toBeNull();
-  await aggregateRule.run(experimentRuns(exp), { root, log });
+  const spec = { ...experimentRuns(exp), file: 'exp.yaml' };
+  await aggregateRule.run(spec, { root, log });
   const dir = join(root, 'artifacts', 'experiments', exp.name);
   const [row] = (await parquetReadObjects({ file: new Uint8Array(readFileSync(join(dir, 'llc_runs.parquet'))).buffer })) as Record<string, unknown>[];
   expect(row.llc_mcse).toBeNull();
@@ -36,5 +38,5 @@ it('tabulates a run too short for an ESS, with nulls where statistics are undefi
   const arrow = tableFromIPC(readFileSync(join(dir, 'llc_runs.arrow')));
   expect(arrow.getChild('llc_mcse')!.get(0)).toBeNull();
   expect(arrow.getChild('run_id')!.get(0)).toBe(exp.runs[0].id);
-  expect(aggregateRule.verify({ experiment: exp.name, runs: [] }, root)).toBeNull();
+  expect(aggregateRule.verify(spec, root)).toBeNull();
 });

@@ -10,7 +10,8 @@ import { join } from 'node:path';
 import { parquetReadObjects } from 'hyparquet';
 import { afterAll, describe, expect, it } from 'vitest';
 import { AGREEMENT, disagreements, RunEstimate, withDisagreement } from '../packages/llc/src/agreement';
-import { aggregateRule, experimentRuns } from '../rules/aggregate';
+import { aggregateRule } from '../rules/aggregate';
+import { experimentRuns } from '../rules/llc-runs';
 import { buildTargetRule } from '../rules/build-target';
 import { DEFAULT_PRESETS, loadExperiment } from '../rules/experiment';
 import { sampleRule } from '../rules/sample';
@@ -83,7 +84,7 @@ describe('the aggregate', () => {
     const analysis = JSON.parse(readFileSync(file, 'utf8'));
     const hmcMean = JSON.parse(readFileSync(join(root, 'artifacts', 'runs', hmc.id, 'analysis.json'), 'utf8')).llc.mean;
     writeFileSync(file, JSON.stringify({ ...analysis, llc: { ...analysis.llc, mean: 2 * hmcMean } }));
-    await aggregateRule.run(experimentRuns(exp), ctx);
+    await aggregateRule.run({ ...experimentRuns(exp), file: 'pair.yaml' }, ctx);
     const rows = (await parquetReadObjects({ file: new Uint8Array(readFileSync(join(root, 'artifacts', 'experiments', 'pair', 'llc_runs.parquet'))).buffer })) as Record<string, unknown>[];
     const row = (id: string) => rows.find((r) => r.run_id === id)!;
     expect(row(sgld.id).status).toBe('check');

@@ -11,10 +11,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parquetMetadata, parquetReadObjects } from 'hyparquet';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { BATCH_ROWS, writeLlcRuns } from '../rules/aggregate';
+import { BATCH_ROWS, writeLlcRuns } from '../rules/llc-runs';
 import { buildTargetRule } from '../rules/build-target';
 import { DEFAULT_PRESETS, loadExperiment } from '../rules/experiment';
-import { reportRule, ReportSpec } from '../rules/report';
+import { ReportSpec, writeReport } from '../rules/report';
 import { PAGE_ROWS } from '../rules/report/html';
 import { sampleRule } from '../rules/sample';
 import { hasChromium, launchChromium } from './support/chromium';
@@ -64,7 +64,7 @@ beforeAll(async () => {
     }
   }
   spec = { experiment: 'scale', file: 'exp.yaml', runs };
-  await reportRule.run(spec, ctx);
+  writeReport(root, spec, artifacts('experiments', 'scale'), ctx);
 }, 120_000);
 afterAll(() => rmSync(root, { recursive: true, force: true }));
 

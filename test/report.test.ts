@@ -15,11 +15,11 @@ import { parquetMetadata, parquetReadObjects, parquetSchema } from 'hyparquet';
 import type { Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { withDisagreement } from '../packages/llc/src/agreement';
-import { aggregateRule, experimentDisagreements, experimentRuns, writeLlcRuns } from '../rules/aggregate';
+import { aggregateRule } from '../rules/aggregate';
 import { buildTargetRule } from '../rules/build-target';
 import { DEFAULT_PRESETS, Experiment, loadExperiment } from '../rules/experiment';
-import { LLC_RUNS_COLUMNS } from '../rules/llc-runs';
-import { reportRule } from '../rules/report';
+import { experimentDisagreements, experimentRuns, LLC_RUNS_COLUMNS, LLC_RUNS_FILES, writeLlcRuns } from '../rules/llc-runs';
+import { reportFiles } from '../rules/report';
 import { sampleRule } from '../rules/sample';
 import { hasChromium, launchChromium } from './support/chromium';
 import { python, runPython } from './support/python';
@@ -50,9 +50,7 @@ beforeAll(async () => {
   const ctx = { root, log: () => {}, progress: () => {} };
   for (const t of exp.targets) await buildTargetRule.run(t, ctx);
   for (const r of exp.runs) await sampleRule.run(r, ctx);
-  const { runs } = experimentRuns(exp);
-  await aggregateRule.run({ experiment: exp.name, runs }, ctx);
-  await reportRule.run({ experiment: exp.name, runs, file: 'exp.yaml' }, ctx);
+  await aggregateRule.run({ ...experimentRuns(exp), file: 'exp.yaml' }, ctx);
 }, 240_000);
 afterAll(() => rmSync(root, { recursive: true, force: true }));
 
@@ -286,10 +284,12 @@ describe.skipIf(!hasChromium)('the report in headless Chromium', () => {
     }
   }, 120_000);
 
-  it('the report rule’s outputs and verify name the pages it wrote', () => {
+  it('the aggregate writes the experiment folder as one unit: the tables, report.html and a page per target, and nothing else', () => {
     const spec = { ...experimentRuns(exp), file: 'exp.yaml' };
-    expect(reportRule.outputs(spec).sort()).toEqual([join('artifacts', 'experiments', exp.name, 'report'), join('artifacts', 'experiments', exp.name, 'report.html')]);
-    expect(reportRule.verify(spec, root)).toBeNull();
+    expect(aggregateRule.outputs(spec)).toEqual([join('artifacts', 'experiments', exp.name)]);
+    expect(aggregateRule.verify(spec, root)).toBeNull();
     expect(readdirSync(join(dir(), 'report')).sort()).toEqual(exp.targets.map((t) => `${t.id}.html`).sort());
+    expect(readdirSync(dir()).sort()).toEqual([...LLC_RUNS_FILES, 'report', 'report.html'].sort());
+    expect(reportFiles(spec)).toEqual(['report.html', ...exp.targets.map((t) => join('report', `${t.id}.html`))]);
   });
 });

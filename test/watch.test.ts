@@ -1,7 +1,7 @@
 /**
  * `lambda-hat watch` (runner/watch.ts) with the real nx and chokidar: it runs once, then a saved
- * edit of one sampler entry reruns exactly that entry's runs, the aggregate and the report (and
- * the summary, which always runs), and it says what changed and what re-ran.
+ * edit of one sampler entry reruns exactly that entry's runs and the aggregate (and the summary,
+ * which always runs), and it says what changed and what re-ran.
  */
 import { ChildProcess, spawn } from 'node:child_process';
 import { afterAll, expect, it } from 'vitest';
@@ -50,7 +50,7 @@ it('reruns exactly what a saved edit reaches, and says what changed and what re-
   await waitFor('second run', () => doneLines().length === 2);
   expect(out).toContain('lambda-hat watch: changed config/experiments.yaml; running nx run-many -t sample');
   const reran = /re-ran (.*); (\d+) cached$/.exec(doneLines()[1])!;
-  expect(reran[1].split(', ').sort()).toEqual([...edited.map((r) => `${r.id}:sample`), 'watched:aggregate', 'watched:report', 'watched:sample'].sort());
+  expect(reran[1].split(', ').sort()).toEqual([...edited.map((r) => `${r.id}:sample`), 'watched:aggregate', 'watched:sample'].sort());
   // The targets and the HMC runs: cache hits.
   expect(Number(reran[2])).toBe(4);
 

@@ -8,7 +8,7 @@
  * scans the tasks' imports (graph-inputs.ts). This module loads only what the cache needs; the
  * resolver is loaded when a file has changed.
  */
-import { existsSync, readFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { basename, join, relative } from 'node:path';
 import { cacheDir, CreateDependencies, CreateNodesV2, DependencyType, RawProjectGraphDependency } from '@nx/devkit';
 import { writeFileAtomic } from '../../packages/llc/src/atomic';
@@ -23,11 +23,18 @@ const isTuningFile = (file: string) => file.startsWith('config/tune/');
 interface FileNodes {
   name: string;
   projects: Projects;
+  /** The file's problems, when it has any (its projects are then an error project). */
+  error?: string;
 }
 
 /** A best-effort name for an experiment or tuning file that failed to load (its `experiment:` or `tune:` key). */
 function fallbackName(absFile: string, key: 'experiment' | 'tune'): string {
-  const text = existsSync(absFile) ? readFileSync(absFile, 'utf8') : '';
+  let text = '';
+  try {
+    text = readFileSync(absFile, 'utf8').slice(0, 64 * 1024);
+  } catch {
+    // A directory, an unreadable file: its own error says so; the name falls back to the file's.
+  }
   return new RegExp(`^${key}:\\s*['"]?([A-Za-z][A-Za-z0-9_-]*)`, 'm').exec(text)?.[1] ?? basename(absFile, '.yaml');
 }
 
@@ -52,7 +59,7 @@ async function inferFile(root: string, file: string, executor: string): Promise<
   } catch (e) {
     if (!(e instanceof ConfigError)) throw e;
     const name = fallbackName(abs, tuning ? 'tune' : 'experiment');
-    return { name, projects: tuning ? graph.tuneErrorProjects(name, file, e.message, executor) : graph.errorProjects(name, file, e.message, executor) };
+    return { name, projects: {}, error: e.message };
   }
 }
 
@@ -67,12 +74,66 @@ function readCache(path: string): NodesCache {
   }
 }
 
-/** Two files claiming one name: the later one becomes an error project naming both. */
-async function clashProjects(file: string, name: string, firstFile: string, executor: string): Promise<Projects> {
+/**
+ * The project name of an error project that cannot take the name its file declares (a name another
+ * file holds, or a reserved one): made from the file's path, so unique, and with a `.`, which no
+ * experiment or tuning name has.
+ */
+const fileProjectName = (file: string) => file.replace(/\//g, '-');
+
+/**
+ * The projects of every file, with names checked across files. Nx refuses the whole graph when two
+ * projects share a name ("Failed to process project graph", nothing else shown), so:
+ *
+ * - a file that loaded keeps its name when no other loaded file declares it;
+ * - two or more loaded files declaring one name all fail, as one error project of that name whose
+ *   message names every file (which one was meant is not ours to guess);
+ * - a file with problems fails with them, under the name it declares when that is free, valid and
+ *   not reserved (tgt_…, <sampler>_…, tune-…, _lambda-hat-code), else under a name made from its
+ *   path; its message adds which files declare its name. It never blocks a file that loaded.
+ */
+async function resolveNames(entries: { file: string; nodes: FileNodes }[], executor: string): Promise<[string, { projects: Projects }][]> {
   const graph = await import('./src/graph');
-  const kind = isTuningFile(file) ? 'tuning' : 'experiment';
-  const message = `${file}: ${kind} name "${name}" is already used by ${firstFile}; ${kind} names must be unique`;
-  return kind === 'tuning' ? graph.tuneErrorProjects(name, file, message, executor) : graph.errorProjects(name, file, message, executor);
+  const { nameProblem } = await import('../../rules/experiment/names');
+  const kindOf = (file: string) => (isTuningFile(file) ? 'tuning' : 'experiment');
+  const projectName = (file: string, name: string) => (isTuningFile(file) ? graph.tuneProjectName(name) : name);
+  const claims = new Map<string, string[]>();
+  for (const { file, nodes } of entries) {
+    const key = projectName(file, nodes.name);
+    claims.set(key, [...(claims.get(key) ?? []), file]);
+  }
+  const loaded = (file: string) => !entries.find((e) => e.file === file)!.nodes.error;
+  const errorProjects = (file: string, name: string, message: string, own: boolean) => {
+    const kind = kindOf(file);
+    const root = own ? undefined : `.lambda-hat/errors/${file}`;
+    const projectNameOf = own ? undefined : fileProjectName(file);
+    return kind === 'tuning'
+      ? graph.tuneErrorProjects(name, file, message, executor, root, projectNameOf)
+      : graph.errorProjects(name, file, message, executor, root, projectNameOf);
+  };
+  const results: [string, { projects: Projects }][] = [];
+  for (const { file, nodes } of entries) {
+    const kind = kindOf(file);
+    const key = projectName(file, nodes.name);
+    const others = claims.get(key)!.filter((f) => f !== file);
+    const loadedOthers = others.filter(loaded);
+    if (!nodes.error) {
+      if (loadedOthers.length === 0) results.push([file, { projects: nodes.projects }]);
+      else {
+        // One error project for the name, from the first of the files; the others add nothing.
+        const all = [file, ...loadedOthers].sort();
+        const message = `${kind} name "${nodes.name}" is declared by ${all.join(' and ')}; ${kind} names must be unique (rename all but one)`;
+        results.push([file, { projects: all[0] === file ? errorProjects(file, nodes.name, message, true) : {} }]);
+      }
+      continue;
+    }
+    const invalid = nameProblem(nodes.name, kind);
+    const taken = others.length > 0;
+    const also = taken ? `\n${file}: ${kind} name "${nodes.name}" is also declared by ${others.join(' and ')}; ${kind} names must be unique` : '';
+    const own = !invalid && !taken;
+    results.push([file, { projects: errorProjects(file, nodes.name, `${nodes.error}${also}`, own) }]);
+  }
+  return results;
 }
 
 export const createNodesV2: CreateNodesV2 = [
@@ -84,19 +145,15 @@ export const createNodesV2: CreateNodesV2 = [
     const previous = readCache(cachePath);
     const common = sourcesHash(root, executor);
     const cache: NodesCache = {};
-    const claimed = { experiment: new Map<string, string>(), tuning: new Map<string, string>() };
-    const results: [string, { projects: Projects }][] = [];
+    const entries: { file: string; nodes: FileNodes }[] = [];
     for (const file of files) {
       const hash = `${common}:${fileHash(join(root, file))}`;
       const nodes = previous[file]?.hash === hash ? previous[file].nodes : await inferFile(root, file, executor);
       cache[file] = { hash, nodes };
-      const names = isTuningFile(file) ? claimed.tuning : claimed.experiment;
-      const first = names.get(nodes.name);
-      if (first === undefined) names.set(nodes.name, file);
-      results.push([file, { projects: first === undefined ? nodes.projects : await clashProjects(file, nodes.name, first, executor) }]);
+      entries.push({ file, nodes });
     }
     writeFileAtomic(cachePath, JSON.stringify(cache));
-    return results;
+    return resolveNames(entries, executor);
   },
 ];
 

@@ -21,6 +21,9 @@ import {
 } from '../../packages/llc/src/config';
 import { PosteriorConfig, PosteriorSpec, resolvePosterior } from '../../packages/llc/src/posterior';
 import { isSamplerName, loadSampler, SAMPLER_NAMES, SamplerName } from '../../packages/llc/src/samplers';
+import { formatBytes, formatCount, MAX_ARRAY_ELEMENTS, MAX_STATE_BYTES } from '../../packages/llc/src/limits';
+import { layout } from '../../packages/llc/src/mlp';
+import { nameProblem } from './names';
 import { collect, ConfigError, Problem, problemAt, suggestion, validate } from './problems';
 import { loadYaml, merge, Sourced } from './source';
 import { EntryKind, expandEntry, ExpandedEntry } from './sweep';
@@ -91,7 +94,10 @@ const SAMPLER_KIND: EntryKind = {
 };
 
 const ExperimentFile = z.strictObject({
-  experiment: z.string().regex(/^[A-Za-z][A-Za-z0-9_-]*$/, 'an experiment name (a letter, then letters, digits, _ -)'),
+  experiment: z.string().superRefine((name, ctx) => {
+    const problem = nameProblem(name, 'experiment');
+    if (problem) ctx.addIssue({ code: 'custom', message: problem });
+  }),
   description: z.string().optional(),
   targets: z.array(z.unknown()).min(1),
   samplers: z.array(z.unknown()).min(1),
@@ -277,6 +283,21 @@ export async function loadExperiment(ws: Workspace, absFile: string): Promise<Ex
   const entryLabels = Object.fromEntries(settings.map((s, i) => [i, s.label]));
   distinguish(Object.keys(entryLabels), entryLabels);
   settings.forEach((s, i) => (s.label = entryLabels[i]));
+
+  // Every chain holds the parameters, in float64 while it samples: refuse what this machine cannot hold.
+  for (const t of targets) {
+    const d = layout(t.build.model).d;
+    for (const { setting, label } of settings) {
+      const chains = Number(setting.options.chains ?? 1);
+      const bytes = d * chains * 8;
+      if (d > MAX_ARRAY_ELEMENTS || bytes > MAX_STATE_BYTES)
+        problems.push({
+          origin: doc.originOf(['samplers']),
+          message: `sampler ${label} on target ${labels[t.id]}: ${formatCount(d)} parameters × ${chains} chains × 8 bytes = ${formatBytes(bytes)}: expected at most ${formatBytes(MAX_STATE_BYTES)} (half of this machine's memory) and ${formatCount(MAX_ARRAY_ELEMENTS)} parameters; use a smaller model or fewer chains`,
+        });
+    }
+  }
+  if (problems.length) throw new ConfigError(problems);
 
   const runs: RunSpec[] = [];
   for (const t of targets) {

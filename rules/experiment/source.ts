@@ -5,7 +5,8 @@
  * Every config object built from YAML (files and `--set` values) is built here, so the rules on
  * what YAML may hold live here: no keys JavaScript treats specially, aliases resolved with a cap.
  */
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readFileSync, statSync } from 'node:fs';
+import { formatBytes, MAX_CONFIG_BYTES } from '../../packages/llc/src/limits';
 import { Alias, isAlias, isMap, isScalar, isSeq, LineCounter, Node, parseDocument } from 'yaml';
 import { ConfigError, Origin, Path, Problem } from './problems';
 
@@ -122,7 +123,22 @@ export function loadYaml(absPath: string, displayPath: string): Sourced {
   if (!existsSync(absPath)) {
     throw new ConfigError([{ origin: { file: displayPath, path: [], line: 1, col: 1 }, message: 'file not found' }]);
   }
+  const notReadable = notARegularFile(absPath);
+  if (notReadable) throw new ConfigError([{ origin: { file: displayPath, path: [], line: 1, col: 1 }, message: notReadable }]);
   return parseYamlText(readFileSync(absPath, 'utf8'), { file: displayPath, path: [], positions: true });
+}
+
+/**
+ * Why the file at `path` is not one to read as a config, or undefined when it is: a directory
+ * would fail with EISDIR, a FIFO would block forever, a device such as /dev/zero would grow
+ * memory without end, and no config comes near MAX_CONFIG_BYTES. Checked before reading.
+ */
+export function notARegularFile(path: string): string | undefined {
+  const st = statSync(path);
+  if (st.isDirectory()) return 'is a directory: expected a YAML file';
+  if (!st.isFile()) return `is not a regular file (${st.isFIFO() ? 'a FIFO' : st.isSocket() ? 'a socket' : st.isCharacterDevice() || st.isBlockDevice() ? 'a device' : 'a special file'}): expected a YAML file`;
+  if (st.size > MAX_CONFIG_BYTES) return `is ${formatBytes(st.size)}: expected a config file of at most ${formatBytes(MAX_CONFIG_BYTES)}`;
+  return undefined;
 }
 
 /** Thrown out of the walk of a YAML text when its aliases expand past MAX_ALIASED_VALUES, at the alias being expanded. */

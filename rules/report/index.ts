@@ -1,15 +1,15 @@
 /**
- * The `report` rule: one experiment's results as static, self-contained HTML pages (html.ts) — a
- * summary, report.html (summary.ts), and one page per target beside it in report/ (target.ts), so
- * that a sweep of thousands of runs still opens at once and no page holds more than one target's runs.
+ * The report: one experiment's results as static, self-contained HTML pages (html.ts) — a summary,
+ * report.html (summary.ts), and one page per target beside it in report/ (target.ts), so that a
+ * sweep of thousands of runs still opens at once and no page holds more than one target's runs.
+ * The aggregate rule writes it with llc_runs into the experiment's folder, as one unit.
  */
-import { writeFileSync } from 'node:fs';
+import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { artifactPath, readTargetArtifact } from '../../packages/llc/src/artifacts';
-import { writeDirAtomic, writeFileAtomic } from '../../packages/llc/src/atomic';
-import { ExperimentRuns, readRunRecord, runEstimate } from '../aggregate';
+import { ExperimentRuns, readRunRecord, runEstimate } from '../llc-runs';
 import { disagreements, withDisagreement } from '../../packages/llc/src/agreement';
-import { checkFiles, Rule } from '../rule';
+import type { RuleContext } from '../rule';
 import { runRow } from './runs-table';
 import { summaryPage, TargetSummary } from './summary';
 import { Entry, ReportRun, runAnchor, targetPage } from './target';
@@ -40,47 +40,44 @@ function runsByTarget(spec: ExperimentRuns): Map<string, ExperimentRuns['runs']>
   return byTarget;
 }
 
-export const reportRule: Rule<ReportSpec> = {
-  name: 'report',
-  codeEntryPoints: () => [__filename],
-  outputs: (spec) => [REPORT_FILE, REPORT_DIR].map((f) => join(artifactPath.experiment(spec.experiment), f)),
-  verify: (spec, root) =>
-    checkFiles(root, artifactPath.experiment(spec.experiment), [REPORT_FILE, ...[...runsByTarget(spec).keys()].map((id) => join(REPORT_DIR, targetPageName(id)))]),
+/** The report's files, relative to the experiment's folder: report.html and a page per target. */
+export const reportFiles = (spec: ExperimentRuns): string[] => [REPORT_FILE, ...[...runsByTarget(spec).keys()].map((id) => join(REPORT_DIR, targetPageName(id)))];
 
-  async run(spec, ctx) {
-    const byTarget = runsByTarget(spec);
-    const [first] = byTarget.values();
-    const entries = entryLabels(first);
-    const dir = join(ctx.root, artifactPath.experiment(spec.experiment));
-    const targets: TargetSummary[] = [];
-    // Target by target, so that only one target's runs are in memory; the summary keeps a row per run.
-    // The pages go in place together, and report.html, which links to them, after them.
-    await writeDirAtomic(join(dir, REPORT_DIR), (tmp) => {
-      for (const [id, specs] of byTarget) {
-        const artifact = readTargetArtifact(join(ctx.root, artifactPath.target(id)));
-        const records = specs.map((r) => readRunRecord(ctx.root, spec.experiment, r));
-        // A target's runs are all here: their agreement is judged among them, as the aggregate does.
-        const disagreeing = disagreements(records.map((r) => runEstimate(r.analysis)));
-        const runs = records.map((record, entry): ReportRun => {
-          const runId = specs[entry].id;
-          if (record.analysis.target_id !== id) throw new Error(`run ${runId} is of target ${record.analysis.target_id}, not ${id}`);
-          // Runs come target by target, sampler entries in file order within each: the k-th run of a target is entry k.
-          return { ...record, status: withDisagreement(record.status, disagreeing.get(record.analysis.run_id)), dir: join(ctx.root, artifactPath.run(runId)), entry };
-        });
-        writeFileSync(join(tmp, targetPageName(id)), targetPage(spec.experiment, id, artifact, runs, entries, SUMMARY_LINK));
-        const { build, dims, L0 } = artifact.meta;
-        targets.push({
-          id,
-          facts: { seed: build.seed, model: `${JSON.stringify(build.model.widths)} ${build.model.activation}`, d: dims.d, n: dims.n, L0 },
-          runs: runs.map((r) => ({ id: r.analysis.run_id, entry: r.entry, state: r.status.state, mean: r.analysis.llc.mean, mcse: r.analysis.llc.mcse, row: runRow(r) })),
-        });
-        ctx.progress?.({ phase: 'report', done: targets.length, total: byTarget.size, unit: 'targets' });
-      }
+/** The source file of the report: the aggregate's code includes its imports. */
+export const REPORT_MODULE = __filename;
+
+/** Writes the report of `spec` into `dir` (the experiment folder being built; it becomes the experiment's folder as a whole). */
+export function writeReport(root: string, spec: ReportSpec, dir: string, ctx: Pick<RuleContext, 'log' | 'progress'>): void {
+  const byTarget = runsByTarget(spec);
+  const [first] = byTarget.values();
+  const entries = entryLabels(first);
+  const targets: TargetSummary[] = [];
+  const pages = join(dir, REPORT_DIR);
+  mkdirSync(pages, { recursive: true });
+  // Target by target, so that only one target's runs are in memory; the summary keeps a row per run.
+  for (const [id, specs] of byTarget) {
+    const artifact = readTargetArtifact(join(root, artifactPath.target(id)));
+    const records = specs.map((r) => readRunRecord(root, spec.experiment, r));
+    // A target's runs are all here: their agreement is judged among them, as the aggregate does.
+    const disagreeing = disagreements(records.map((r) => runEstimate(r.analysis)));
+    const runs = records.map((record, entry): ReportRun => {
+      const runId = specs[entry].id;
+      if (record.analysis.target_id !== id) throw new Error(`run ${runId} is of target ${record.analysis.target_id}, not ${id}`);
+      // Runs come target by target, sampler entries in file order within each: the k-th run of a target is entry k.
+      return { ...record, status: withDisagreement(record.status, disagreeing.get(record.analysis.run_id)), dir: join(root, artifactPath.run(runId)), entry };
     });
-    writeFileAtomic(join(dir, REPORT_FILE), summaryPage(spec.experiment, spec.file, entries, targets, LINKS));
-    ctx.log(`report: ${spec.runs.length} runs of experiment ${spec.experiment} in ${join(artifactPath.experiment(spec.experiment), REPORT_FILE)} and ${byTarget.size} target pages in ${REPORT_DIR}/`);
-  },
-};
+    writeFileSync(join(pages, targetPageName(id)), targetPage(spec.experiment, id, artifact, runs, entries, SUMMARY_LINK));
+    const { build, dims, L0 } = artifact.meta;
+    targets.push({
+      id,
+      facts: { seed: build.seed, model: `${JSON.stringify(build.model.widths)} ${build.model.activation}`, d: dims.d, n: dims.n, L0 },
+      runs: runs.map((r) => ({ id: r.analysis.run_id, entry: r.entry, state: r.status.state, mean: r.analysis.llc.mean, mcse: r.analysis.llc.mcse, row: runRow(r) })),
+    });
+    ctx.progress?.({ phase: 'report', done: targets.length, total: byTarget.size, unit: 'targets' });
+  }
+  writeFileSync(join(dir, REPORT_FILE), summaryPage(spec.experiment, spec.file, entries, targets, LINKS));
+  ctx.log(`report: ${spec.runs.length} runs of experiment ${spec.experiment} in ${join(artifactPath.experiment(spec.experiment), REPORT_FILE)} and ${byTarget.size} target pages in ${REPORT_DIR}/`);
+}
 
 /** Each sampler entry: its sampler's name, numbered when the file has several entries of the same sampler. */
 function entryLabels(runs: ExperimentRuns['runs']): Entry[] {

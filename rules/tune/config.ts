@@ -15,6 +15,7 @@ import { PrunerConfig } from '../../packages/llc/src/tune/pruner';
 import { Distribution, SearchSpace } from '../../packages/llc/src/tune/space';
 import { SamplerConfig } from '../../packages/llc/src/tune/tpe';
 import { resolveSampler, resolveTarget, RunSpec, runId, TargetSpec, Workspace } from '../experiment';
+import { nameProblem } from '../experiment/names';
 import { collect, ConfigError, Problem, problemAt, suggestion, validate } from '../experiment/problems';
 import { fromAssignment, loadYaml, merge, Sourced } from '../experiment/source';
 
@@ -64,7 +65,10 @@ export interface TuneConfig {
 const mapping = z.record(z.string(), z.unknown());
 
 const TuneFile = z.strictObject({
-  tune: z.string().regex(/^[A-Za-z][A-Za-z0-9_-]*$/, 'a tuning name (a letter, then letters, digits, _ -)'),
+  tune: z.string().superRefine((name, ctx) => {
+    const problem = nameProblem(name, 'tuning');
+    if (problem) ctx.addIssue({ code: 'custom', message: problem });
+  }),
   description: z.string().optional(),
   problems: z.array(z.unknown()).min(1),
   methods: z.array(z.unknown()).min(1),
@@ -84,6 +88,24 @@ const MethodEntry = z.strictObject({ name: z.string(), seed: z.int().min(0).opti
 /** The keys a sampler's (strict object) option schema accepts. */
 function optionKeys(schema: z.ZodType): string[] {
   return Object.keys((schema as unknown as { _zod: { def: { shape: Record<string, unknown> } } })._zod.def.shape).sort();
+}
+
+/**
+ * What values an option takes, as a search space must match it: `int` (an integer option: an int
+ * range or choices), `float` (an int or float range, or choices), `other` (strings, booleans:
+ * choices only). Found by offering the option's schema 1.5: an integer option refuses it as not an
+ * int, a non-numeric one as not its type.
+ */
+function optionKind(schema: z.ZodType): 'int' | 'float' | 'other' {
+  const issues = schema.safeParse(1.5).error?.issues ?? [];
+  if (issues.some((i) => i.code === 'invalid_type' && (i as { expected?: string }).expected === 'int')) return 'int';
+  if (issues.some((i) => i.code === 'invalid_type' || i.code === 'invalid_value' || i.code === 'invalid_union')) return 'other';
+  return 'float';
+}
+
+/** The schema of one option of a sampler's (strict object) option schema. */
+function optionSchema(schema: z.ZodType, key: string): z.ZodType {
+  return (schema as unknown as { _zod: { def: { shape: Record<string, z.ZodType> } } })._zod.def.shape[key];
 }
 
 /** `entry` with the file's `posterior` mapping mounted into it, keeping both origins. */
@@ -137,6 +159,16 @@ async function resolveSpace(doc: Sourced, method: SamplerName, fixed: string[], 
     }
     const d = collect(problems, () => validate(Distribution, at, 'a search-space distribution'));
     if (!d) continue;
+    // Both ends of a range can be valid while every value between them is not (a float range on an integer option).
+    const kind = optionKind(optionSchema(sampler.options, param));
+    if (kind === 'int' && d.type === 'float') {
+      problems.push(problemAt(at.originOf(['type']), [], `${method} ${param} is an integer option: expected { type: int, low, high, step } or { type: categorical, choices }, got a float range (its trials would get non-integer values)`));
+      continue;
+    }
+    if (kind === 'other' && d.type !== 'categorical') {
+      problems.push(problemAt(at.originOf(['type']), [], `${method} ${param} is not a numeric option: expected { type: categorical, choices: [...] }, got a${d.type === 'int' ? 'n int' : ' float'} range`));
+      continue;
+    }
     const ends: [unknown, (string | number)[]][] =
       d.type === 'categorical' ? d.choices.map((c, j) => [c, ['choices', j]]) : [[d.low, ['low']], [d.high, ['high']]];
     for (const [value, path] of ends) {

@@ -20,7 +20,7 @@ const RUNNING = new Set(['RUNNING', 'COMPLETING', 'SIGNALING', 'STAGE_OUT']);
 const DEFAULT_MAX_ARRAY_SIZE = 1001;
 
 /** `[D-]HH:MM:SS` as seconds. */
-function walltimeSeconds(walltime: string): number {
+export function walltimeSeconds(walltime: string): number {
   const m = /^(?:(\d+)-)?(\d{1,2}):(\d{2}):(\d{2})$/.exec(walltime)!;
   return Number(m[1] ?? 0) * 86400 + Number(m[2]) * 3600 + Number(m[3]) * 60 + Number(m[4]);
 }
@@ -126,5 +126,6 @@ export function slurmScheduler(card: SlurmCard, workspaceRoot: string): ArraySch
 
 export function slurmBackend(workspaceRoot: string, card: SlurmCard, source: string): Backend {
   const env = { LAMBDA_HAT_THREADS: String(card.cpus_per_task), ...card.env };
-  return arrayJobsBackend(workspaceRoot, slurmScheduler(card, workspaceRoot), { ...card, env }, `slurm (${source}: partition ${card.partition}, ${card.cpus_per_task} CPUs${card.gpus ? `, ${card.gpus} GPU` : ''})`);
+  const backend = arrayJobsBackend(workspaceRoot, slurmScheduler(card, workspaceRoot), { ...card, env }, `slurm (${source}: partition ${card.partition}, ${card.cpus_per_task} CPUs${card.gpus ? `, ${card.gpus} GPU` : ''})`);
+  return { ...backend, taskWalltimeSec: walltimeSeconds(card.walltime), taskWalltime: `walltime ${card.walltime} (${source})` };
 }

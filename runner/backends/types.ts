@@ -37,6 +37,13 @@ export interface OutputSink {
 export interface Backend {
   /** Names the backend and its settings' source, e.g. `slurm (config/cards/slurm-cpu.yaml)`. */
   readonly name: string;
+  /**
+   * The most seconds the scheduler lets one task run (a Slurm card's `walltime`), when it kills
+   * tasks itself; absent: no limit. A tune refuses a budget longer than this (tune.ts).
+   */
+  readonly taskWalltimeSec?: number;
+  /** The card's words for that limit, for messages: `walltime 00:00:30 (config/cards/slurm-cpu.yaml)`. */
+  readonly taskWalltime?: string;
   /** Runs one task to its end, retries included. */
   run(task: WorkerTask, sink: OutputSink): Promise<Outcome>;
   /** Stops every worker or job this backend started that is still running. Synchronous: it runs on Ctrl-C. */

@@ -1,9 +1,45 @@
-import { closeSync, existsSync, mkdirSync, openSync, renameSync, rmSync, writeSync } from 'node:fs';
+import { closeSync, existsSync, mkdirSync, openSync, readdirSync, renameSync, rmSync, writeSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 
 let counter = 0;
 function tempName(path: string): string {
   return join(dirname(path), `.${basename(path)}.tmp-${process.pid}-${counter++}`);
+}
+
+/** A temporary name of tempName's making, with the writer's process id. */
+const TEMP = /^\..+\.tmp-(\d+)-\d+$/;
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+const swept = new Set<string>();
+
+/**
+ * Removes what killed writers left in `dir`: temporary files and directories whose process is gone
+ * on this machine. Once per directory and process, the first time something is written there (a
+ * folder of 10,000 runs is listed once, not once per run). Writers on other machines of a shared
+ * filesystem are told apart only by process id; two machines writing one artifact at once is a
+ * conflict of its own.
+ */
+export function removeStaleTemps(dir: string): void {
+  if (swept.has(dir)) return;
+  swept.add(dir);
+  let names: string[];
+  try {
+    names = readdirSync(dir);
+  } catch {
+    return;
+  }
+  for (const name of names) {
+    const m = TEMP.exec(name);
+    if (m && Number(m[1]) !== process.pid && !alive(Number(m[1]))) rmSync(join(dir, name), { recursive: true, force: true });
+  }
 }
 
 /**
@@ -18,6 +54,7 @@ export class AtomicFile {
 
   constructor(readonly path: string) {
     mkdirSync(dirname(path), { recursive: true });
+    removeStaleTemps(dirname(path));
     this.tempPath = tempName(path);
     this.fd = openSync(this.tempPath, 'w');
   }
@@ -67,6 +104,7 @@ export function writeFileAtomic(path: string, data: string | Uint8Array): void {
  */
 export async function writeDirAtomic(path: string, fill: (tmpDir: string) => Promise<void> | void): Promise<void> {
   mkdirSync(dirname(path), { recursive: true });
+  removeStaleTemps(dirname(path));
   const tmp = tempName(path);
   rmSync(tmp, { recursive: true, force: true });
   mkdirSync(tmp);

@@ -8,20 +8,25 @@ import { z } from 'zod';
 import type { DataSpec, TeacherSpec } from './data';
 import { inferWidths, LossFn, MlpArch } from './mlp';
 import type { TrainingSpec } from './train';
+import { formatCount, MAX_ROWS, MAX_VALUES, MAX_WIDTH } from './limits';
 
 const posInt = z.int().min(1);
 const nonNegInt = z.int().min(0);
 const nonNeg = z.number().min(0);
 const positive = z.number().positive();
+/** A layer width or input/output dimension, bounded (limits.ts). */
+const width = posInt.max(MAX_WIDTH, `must be at most ${formatCount(MAX_WIDTH)} (the largest layer width)`);
+/** A number of data rows: a typed array's length at most (limits.ts). */
+const rows = (min: number) => z.int().min(min).max(MAX_ROWS, `must be at most ${formatCount(MAX_ROWS)} (the longest float64 array this engine can allocate)`);
 
 export const activation = z.enum(['relu', 'tanh', 'gelu', 'identity']);
 
 export const ModelConfig = z
   .strictObject({
-    in_dim: posInt,
-    out_dim: posInt,
+    in_dim: width,
+    out_dim: width,
     depth: nonNegInt.max(64),
-    widths: z.array(posInt).nullable(),
+    widths: z.array(width).nullable(),
     activation,
     bias: z.boolean(),
     layernorm: z.boolean(),
@@ -33,13 +38,17 @@ export const ModelConfig = z
   .superRefine((m, ctx) => {
     if (m.widths && m.widths.length !== m.depth)
       ctx.addIssue({ code: 'custom', path: ['widths'], message: `has ${m.widths.length} entries but depth is ${m.depth}` });
+    const layers = [m.in_dim, ...(m.widths ?? []), m.out_dim];
+    for (let i = 1; i < layers.length; i++)
+      if (layers[i - 1] * layers[i] > MAX_VALUES)
+        ctx.addIssue({ code: 'custom', path: ['widths'], message: `a ${layers[i - 1]} × ${layers[i]} weight matrix has ${formatCount(layers[i - 1] * layers[i])} values: expected at most ${formatCount(MAX_VALUES)} per layer (the longest float64 array)` });
   });
 export type ModelConfig = z.infer<typeof ModelConfig>;
 
 export const TeacherConfig = z
   .strictObject({
     depth: nonNegInt.max(64).optional(),
-    widths: z.array(posInt).nullable().optional(),
+    widths: z.array(width).nullable().optional(),
     activation: activation.optional(),
     bias: z.boolean().optional(),
     dropout_rate: z.number().min(0).lt(1).optional(),
@@ -55,8 +64,8 @@ export const TeacherConfig = z
 export type TeacherConfig = z.infer<typeof TeacherConfig>;
 
 export const DataConfig = z.strictObject({
-  n_data: posInt,
-  n_test: nonNegInt,
+  n_data: rows(1),
+  n_test: rows(0),
   x_dist: z.enum(['gauss_iso', 'gauss_aniso', 'mixture', 'lowdim_manifold', 'heavy_tail']),
   cov_decay: z.number().gt(0).max(1),
   mixture_k: posInt,

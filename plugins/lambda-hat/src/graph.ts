@@ -3,9 +3,8 @@
  *
  *   <tgt_…>        build-target                      one per target
  *   <sampler_…>    sample    dependsOn ^build-target one per (target, sampler entry)
- *   <experiment>   aggregate dependsOn ^sample       writes llc_runs
- *                  report    dependsOn ^sample       writes report.html
- *                  sample    dependsOn aggregate, report   so `run-many -t sample` yields both, then prints the run table
+ *   <experiment>   aggregate dependsOn ^sample       writes llc_runs and report.html, as one folder
+ *                  sample    dependsOn aggregate     so `run-many -t sample` yields them, then prints the run table
  *   tune-<name>    tune      dependsOn ^build-target, ^sample   one per tuning file (config/tune/*.yaml),
  *                                                on its problems' targets and HMC reference runs
  *
@@ -22,10 +21,11 @@ import { createHash } from 'node:crypto';
 import type { ProjectConfiguration, TargetConfiguration } from '@nx/devkit';
 import { sortKeys } from '../../../packages/llc/src/canonical';
 import { artifactPath } from '../../../packages/llc/src/artifacts';
-import { aggregateRule, experimentRuns } from '../../../rules/aggregate';
+import { aggregateRule } from '../../../rules/aggregate';
 import { buildTargetRule } from '../../../rules/build-target';
 import type { Experiment, RunSpec, TargetSpec } from '../../../rules/experiment';
-import { ReportSpec, reportRule } from '../../../rules/report';
+import { experimentRuns } from '../../../rules/llc-runs';
+import type { ReportSpec } from '../../../rules/report';
 import type { Rule } from '../../../rules/rule';
 import { sampleRule } from '../../../rules/sample';
 import type { TuneConfig } from '../../../rules/tune/config';
@@ -152,23 +152,18 @@ export function experimentProjects(exp: Experiment, executor: string, code: Code
   for (const t of exp.targets) Object.assign(projects, targetProject(t, exp.labels[t.id], executor, code, [inExperiment, tag('target', exp.labels[t.id])]));
   for (const r of exp.runs)
     Object.assign(projects, runProject(r, `${exp.labels[r.id]} on ${exp.labels[r.target]}`, executor, code, [inExperiment, tag('target', exp.labels[r.target]), tag('entry', exp.labels[r.id])]));
-  const aggregate = experimentRuns(exp);
-  const report: ReportSpec = { ...aggregate, file: exp.file };
+  const results: ReportSpec = { ...experimentRuns(exp), file: exp.file };
   const root = artifactPath.experiment(exp.name);
   projects[root] = project(
     exp.name,
     root,
     {
-      aggregate: ruleTarget(executor, code, aggregateRule, aggregate, [{ dependentTasksOutputFiles: '**/{analysis,timing}.json' }], upstreamOf('sample'), `Write llc_runs for ${exp.file}`),
       // The report also reads the targets' artifacts (fit plots): hence the transitive inputs.
-      report: ruleTarget(executor, code, reportRule, report, [{ dependentTasksOutputFiles: '**/*', transitive: true }], upstreamOf('sample'), `Write report.html for ${exp.file}`),
+      aggregate: ruleTarget(executor, code, aggregateRule, results, [{ dependentTasksOutputFiles: '**/*', transitive: true }], upstreamOf('sample'), `Write llc_runs and report.html for ${exp.file}`),
       sample: {
         executor: `${executor}:summary`,
         options: { experiment: exp.name },
-        dependsOn: [
-          { target: 'aggregate', params: 'forward' },
-          { target: 'report', params: 'forward' },
-        ],
+        dependsOn: [{ target: 'aggregate', params: 'forward' }],
         cache: false,
         // Never used for caching, but Nx hashes every task, and a root that does not exist has no files to hash.
         inputs: [`{workspaceRoot}/${exp.file}`],
@@ -215,17 +210,16 @@ export function tuneProjects(config: TuneConfig, executor: string, code: CodeCon
 /**
  * An experiment file with problems still becomes a project, whose targets fail with the problems
  * as their message: Nx prints a plugin's thrown error only under --verbose, and a broken file
- * should neither hide the others nor run anything.
+ * should neither hide the others nor run anything. `root` and `projectName` differ from the
+ * declared name's when that name cannot be used (taken by another file, or reserved: index.ts).
  */
-export function errorProjects(name: string, file: string, message: string, executor: string): Projects {
+export function errorProjects(name: string, file: string, message: string, executor: string, root = artifactPath.experiment(name), projectName = name): Projects {
   const fail: TargetConfiguration = { executor: `${executor}:config-error`, options: { file, message }, cache: false, inputs: [] };
-  const root = artifactPath.experiment(name);
-  return { [root]: project(name, root, { sample: fail, aggregate: fail, report: fail }, [], `Experiment file ${file} has errors`) };
+  return { [root]: project(projectName, root, { sample: fail, aggregate: fail, report: fail }, [], `Experiment file ${file} has errors`) };
 }
 
 /** The same for a tuning file: its `tune` target fails with the problems. */
-export function tuneErrorProjects(name: string, file: string, message: string, executor: string): Projects {
+export function tuneErrorProjects(name: string, file: string, message: string, executor: string, root = artifactPath.tune(name), projectName = tuneProjectName(name)): Projects {
   const fail: TargetConfiguration = { executor: `${executor}:config-error`, options: { file, message }, cache: false, inputs: [] };
-  const root = artifactPath.tune(name);
-  return { [root]: project(tuneProjectName(name), root, { tune: fail }, [], `Tuning file ${file} has errors`) };
+  return { [root]: project(projectName, root, { tune: fail }, [], `Tuning file ${file} has errors`) };
 }

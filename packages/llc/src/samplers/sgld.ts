@@ -8,6 +8,7 @@
  * steps are burn-in and are discarded. Every `mala_every` sampling steps, the MALA acceptance
  * probability of the step's proposal is measured (samplers/mala.ts) without moving any chain.
  */
+import { BATCH_SIZE } from '../limits';
 import { z } from 'zod';
 import type { FloatArray } from '../mlp';
 import { fillBelow, fold, Key } from '../rng';
@@ -19,7 +20,7 @@ const options = z
   .strictObject({
     steps: z.int().min(1),
     warmup: z.int().min(0),
-    batch_size: z.int().min(1),
+    batch_size: BATCH_SIZE,
     step_size: z.number().positive(),
     precond: z.enum(['none', 'rmsprop', 'adam']),
     beta1: z.number().min(0).lt(1),

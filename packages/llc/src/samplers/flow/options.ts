@@ -1,4 +1,5 @@
 /** The flow sampler's options (config/sampler/flow.yaml documents each). */
+import { BATCH_SIZE } from '../../limits';
 import { z } from 'zod';
 
 export const options = z.strictObject({
@@ -8,7 +9,7 @@ export const options = z.strictObject({
   masks: z.enum(['random', 'alternating', 'ordered']),
   gradient: z.enum(['path', 'total']),
   steps: z.int().min(1),
-  batch_size: z.int().min(1),
+  batch_size: BATCH_SIZE,
   draws_per_step: z.int().min(1).max(64),
   lr: z.number().positive(),
   lr_schedule: z.enum(['cosine', 'linear_decay']).nullable(),

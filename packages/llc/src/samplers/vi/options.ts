@@ -1,4 +1,5 @@
 /** The VI sampler's options (config/sampler/vi.yaml documents each). */
+import { BATCH_SIZE } from '../../limits';
 import { z } from 'zod';
 
 export const options = z
@@ -6,7 +7,7 @@ export const options = z
     M: z.int().min(1).max(64),
     r: z.int().min(1).max(64),
     steps: z.int().min(1),
-    batch_size: z.int().min(1),
+    batch_size: BATCH_SIZE,
     lr: z.number().positive(),
     eval_samples: z.int().min(2),
     dtype: z.enum(['float32', 'float64']),
