@@ -1,5 +1,6 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { ArtifactWriteError } from '../packages/llc/src/atomic';
 import type { Dtype } from '../packages/llc/src/mlp';
 import { ConfigError } from './experiment/problems';
 import { progressReporter, ProgressUpdate } from './progress';
@@ -63,8 +64,12 @@ export class UserError extends Error {
   override name = 'UserError';
 }
 
-/** Whether `e` is the user's mistake (a bad file or value, ConfigError or UserError): its message alone, exit status 2. */
-export const isInputError = (e: unknown): e is Error => e instanceof ConfigError || e instanceof UserError;
+/**
+ * Whether `e` is the user's mistake or the machine's state (a bad file or value, ConfigError or
+ * UserError; a full disk or a folder without write permission, ArtifactWriteError): its message
+ * alone, exit status 2, and no retry, which would end the same way.
+ */
+export const isInputError = (e: unknown): e is Error => e instanceof ConfigError || e instanceof UserError || e instanceof ArtifactWriteError;
 
 /** Runs a rule in this process, its progress reported as the worker's environment asks (progress.ts). */
 export async function runRule<S>(rule: Rule<S>, spec: S, root: string): Promise<void> {

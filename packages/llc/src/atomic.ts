@@ -20,6 +20,29 @@ function alive(pid: number): boolean {
 
 const swept = new Set<string>();
 
+/** Why writing can fail for reasons of the machine rather than the code, and what to do. */
+const WRITE_FAILURES: Record<string, string> = {
+  ENOSPC: 'no space is left on the device: free some, or put artifacts/ on a larger disk',
+  EDQUOT: 'the disk quota is used up: free some space, or raise the quota',
+  EACCES: 'permission denied: make the folder writable for this user',
+  EPERM: 'not permitted: make the folder writable for this user',
+  EROFS: 'the file system is read-only',
+};
+
+/** A write that failed for a reason of the machine (a full disk, permissions), naming the artifact: reported as its message alone. */
+export class ArtifactWriteError extends Error {
+  override name = 'ArtifactWriteError';
+}
+
+/** `e` as an ArtifactWriteError naming `artifact` when it is such a failure; otherwise `e` itself. */
+function explained(artifact: string, e: unknown): unknown {
+  const err = e as NodeJS.ErrnoException;
+  const why = err?.code ? WRITE_FAILURES[err.code] : undefined;
+  if (!why || e instanceof ArtifactWriteError) return e;
+  const file = err.path && err.path !== artifact ? ` (writing ${err.path})` : '';
+  return new ArtifactWriteError(`cannot write ${artifact}${file}: ${why} (${err.code}); nothing of it was kept`);
+}
+
 /**
  * Removes what killed writers left in `dir`: temporary files and directories whose process is gone
  * on this machine. Once per directory and process, the first time something is written there (a
@@ -53,17 +76,25 @@ export class AtomicFile {
   private fd: number | null;
 
   constructor(readonly path: string) {
-    mkdirSync(dirname(path), { recursive: true });
-    removeStaleTemps(dirname(path));
     this.tempPath = tempName(path);
-    this.fd = openSync(this.tempPath, 'w');
+    try {
+      mkdirSync(dirname(path), { recursive: true });
+      removeStaleTemps(dirname(path));
+      this.fd = openSync(this.tempPath, 'w');
+    } catch (e) {
+      throw explained(path, e);
+    }
   }
 
   write(data: string | Uint8Array): void {
     // A closed descriptor's number may already belong to another file: never write through it.
     if (this.fd === null) throw new Error(`${this.path}: written after it was closed`);
     const bytes = typeof data === 'string' ? Buffer.from(data) : data;
-    for (let done = 0; done < bytes.byteLength; ) done += writeSync(this.fd, bytes, done);
+    try {
+      for (let done = 0; done < bytes.byteLength; ) done += writeSync(this.fd, bytes, done);
+    } catch (e) {
+      throw explained(this.path, e);
+    }
   }
 
   /** Closes the temporary file: complete, and open to a check, but not yet in place. */
@@ -73,8 +104,12 @@ export class AtomicFile {
   }
 
   commit(): void {
-    this.finish();
-    renameSync(this.tempPath, this.path);
+    try {
+      this.finish();
+      renameSync(this.tempPath, this.path);
+    } catch (e) {
+      throw explained(this.path, e);
+    }
   }
 
   abort(): void {
@@ -103,23 +138,27 @@ export function writeFileAtomic(path: string, data: string | Uint8Array): void {
  * an artifact directory is either complete or absent. An existing directory is replaced.
  */
 export async function writeDirAtomic(path: string, fill: (tmpDir: string) => Promise<void> | void): Promise<void> {
-  mkdirSync(dirname(path), { recursive: true });
-  removeStaleTemps(dirname(path));
   const tmp = tempName(path);
-  rmSync(tmp, { recursive: true, force: true });
-  mkdirSync(tmp);
   try {
+    mkdirSync(dirname(path), { recursive: true });
+    removeStaleTemps(dirname(path));
+    rmSync(tmp, { recursive: true, force: true });
+    mkdirSync(tmp);
     await fill(tmp);
   } catch (e) {
     rmSync(tmp, { recursive: true, force: true });
-    throw e;
+    throw explained(path, e);
   }
-  if (existsSync(path)) {
-    const old = tempName(path);
-    renameSync(path, old);
-    renameSync(tmp, path);
-    rmSync(old, { recursive: true, force: true });
-  } else {
-    renameSync(tmp, path);
+  try {
+    if (existsSync(path)) {
+      const old = tempName(path);
+      renameSync(path, old);
+      renameSync(tmp, path);
+      rmSync(old, { recursive: true, force: true });
+    } else {
+      renameSync(tmp, path);
+    }
+  } catch (e) {
+    throw explained(path, e);
   }
 }
