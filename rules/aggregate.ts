@@ -8,9 +8,15 @@
 import { join } from 'node:path';
 import { artifactPath } from '../packages/llc/src/artifacts';
 import { writeDirAtomic } from '../packages/llc/src/atomic';
-import { LLC_RUNS_FILES, LLC_RUNS_MODULE, writeLlcRuns } from './llc-runs';
+import type { Experiment } from './experiment';
+import { experimentRuns, LLC_RUNS_FILES, LLC_RUNS_MODULE, writeLlcRuns } from './llc-runs';
 import { REPORT_MODULE, reportFiles, ReportSpec, writeReport } from './report';
 import { checkFiles, Rule } from './rule';
+
+/** What the aggregate of an experiment takes: its runs with their labels, its file and its description. */
+export function aggregateSpec(exp: Experiment): ReportSpec {
+  return { ...experimentRuns(exp), file: exp.file, ...(exp.description !== undefined && { description: exp.description }) };
+}
 
 export const aggregateRule: Rule<ReportSpec> = {
   name: 'aggregate',

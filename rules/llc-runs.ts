@@ -5,13 +5,14 @@
  * them, and the README's schema table is checked against this list by a test.
  */
 import { join } from 'node:path';
-import { disagreements, RunEstimate, withDisagreement } from '../packages/llc/src/agreement';
+import { Comparison, comparisons, RunEstimate, withDisagreement } from '../packages/llc/src/agreement';
 import { artifactPath } from '../packages/llc/src/artifacts';
 import { canonicalJson } from '../packages/llc/src/canonical';
 import { describeIdentity } from '../packages/llc/src/kernels/identity';
 import { readAnalysis, readTiming, RunAnalysis, RunTiming } from '../packages/llc/src/run-artifact';
 import type { RunStatus } from '../packages/llc/src/status';
 import { Columns, ColumnType, writeTableInBatches } from '../packages/llc/src/tables';
+import type { TeacherSpec } from '../packages/llc/src/data';
 import type { Experiment } from './experiment';
 import type { ProgressUpdate } from './progress';
 
@@ -22,9 +23,14 @@ export interface RunRecord {
   target_label: string;
   /** The run's own status with any disagreement with its target's reference run added (agreement.ts). */
   status: RunStatus;
+  /** The run against its target's reference run; absent when its λ̂ takes no part (diverged or not finite). */
+  comparison?: Comparison;
   analysis: RunAnalysis;
   timing: RunTiming;
 }
+
+/** A teacher network in a few words: hidden widths, activation and output dropout, e.g. `[5,5,5] relu dropout 0.1`. */
+export const teacherText = (t: TeacherSpec): string => `${JSON.stringify(t.widths)} ${t.activation}${t.dropout_rate ? ` dropout ${t.dropout_rate}` : ''}`;
 
 export interface Column {
   name: string;
@@ -56,13 +62,13 @@ export const LLC_RUNS_COLUMNS: Column[] = [
   col('target_label', 'string', "the target entry's label: its `label:`, else `<model>/<data>`, followed by the swept values of a swept entry; `#1`, `#2`, … where entries would share one", (r) => r.target_label),
   col('status', 'string', '`ok`, `check` (a diagnostic failed or λ̂ disagrees with the target\'s reference run, see status_reason) or `diverged` (non-finite losses)', (r) => r.status.state),
   col('status_reason', 'string', 'why the status is not ok, reasons separated by `; ` (empty when ok)', (r) => r.status.reasons.join('; ')),
+  col('reference_run', 'string', "the target's reference run λ̂ is compared with (HMC first, then MCLMC, SGLD, flow, VI; the smallest MCSE among runs of that sampler), the run itself for the reference; empty when λ̂ takes no part (diverged or not finite)", (r) => r.comparison?.reference.id ?? ''),
+  col('llc_vs_reference', 'float', 'λ̂ minus the reference run\'s λ̂ (0 for the reference itself)', (r) => r.comparison?.delta ?? null),
+  col('llc_vs_reference_pct', 'float', 'llc_vs_reference as a percentage of the reference run\'s |λ̂|', (r) => (r.comparison?.relative == null ? null : 100 * r.comparison.relative)),
   col('target_seed', 'int', "the target's seed (teacher, data and student initialisation)", (r) => r.analysis.target.seed),
   col('model_widths', 'string', "the student's hidden widths as JSON, e.g. `[4,4]`", (r) => JSON.stringify(r.analysis.target.model.widths)),
   col('activation', 'string', "the student's activation", (r) => r.analysis.target.model.activation),
-  col('teacher', 'string', "the teacher network that made the data: its hidden widths, activation and output dropout, e.g. `[5,5,5] relu dropout 0.1`", (r) => {
-    const t = r.analysis.target.teacher;
-    return `${JSON.stringify(t.widths)} ${t.activation}${t.dropout_rate ? ` dropout ${t.dropout_rate}` : ''}`;
-  }),
+  col('teacher', 'string', "the teacher network that made the data: its hidden widths, activation and output dropout, e.g. `[5,5,5] relu dropout 0.1`", (r) => teacherText(r.analysis.target.teacher)),
   col('d', 'int', 'number of parameters of the student', (r) => r.analysis.d),
   col('n', 'int', 'training set size n', (r) => r.analysis.temperature.n),
   col('target_config', 'string', "the target's resolved build config (model, data, teacher, training, seed) as canonical JSON", (r) => canonicalJson(r.analysis.target)),
@@ -138,11 +144,11 @@ export const LLC_RUNS_MODULE = __filename;
  */
 export const BATCH_ROWS = 1000;
 
-/** A run's record, its status amended by `disagreement`; timing is kept apart from the analysis because it is not reproducible. */
-export function readRunRecord(root: string, experiment: string, run: ExperimentRuns['runs'][number], disagreement?: string): RunRecord {
+/** A run's record, with its comparison to its target's reference run and its status amended by any disagreement; timing is kept apart from the analysis because it is not reproducible. */
+export function readRunRecord(root: string, experiment: string, run: ExperimentRuns['runs'][number], comparison?: Comparison): RunRecord {
   const dir = join(root, artifactPath.run(run.id));
   const analysis = readAnalysis(dir);
-  return { experiment, label: run.label, target_label: run.target_label, status: withDisagreement(analysis.status, disagreement), analysis, timing: readTiming(dir) };
+  return { experiment, label: run.label, target_label: run.target_label, status: withDisagreement(analysis.status, comparison?.disagreement), comparison, analysis, timing: readTiming(dir) };
 }
 
 /** What the agreement check needs of a run. */
@@ -150,9 +156,14 @@ export function runEstimate(a: RunAnalysis): RunEstimate {
   return { id: a.run_id, target: a.target_id, sampler: a.sampler, mean: a.llc.mean, mcse: a.llc.mcse, state: a.status.state };
 }
 
-/** Every disagreeing run of the experiment with its reason: one light pass over the analyses before the table is written. */
+/** Every run of the experiment against its target's reference run: one light pass over the analyses before the table is written. */
+export function experimentComparisons(root: string, spec: ExperimentRuns): Map<string, Comparison> {
+  return comparisons(spec.runs.map((r) => runEstimate(readAnalysis(join(root, artifactPath.run(r.id))))));
+}
+
+/** Every disagreeing run of the experiment with its reason. */
 export function experimentDisagreements(root: string, spec: ExperimentRuns): Map<string, string> {
-  return disagreements(spec.runs.map((r) => runEstimate(readAnalysis(join(root, artifactPath.run(r.id))))));
+  return new Map([...experimentComparisons(root, spec)].flatMap(([id, c]) => (c.disagreement ? [[id, c.disagreement] as const] : [])));
 }
 
 /** Writes the experiment's llc_runs files, `batchRows` runs at a time; returns how many rows they have. */
@@ -165,10 +176,10 @@ export async function writeLlcRuns(
   // By default in place; the aggregate writes into the experiment folder it is building.
   const dir = options.dir ?? join(root, artifactPath.experiment(spec.experiment));
   const show = (x: number | null, digits: number) => (x === null ? 'n/a' : x.toPrecision(digits));
-  const disagreeing = experimentDisagreements(root, spec);
+  const compared = experimentComparisons(root, spec);
   function* batches(): Generator<Columns> {
     for (let start = 0; start < spec.runs.length; start += batchRows) {
-      const records = spec.runs.slice(start, start + batchRows).map((r) => readRunRecord(root, spec.experiment, r, disagreeing.get(r.id)));
+      const records = spec.runs.slice(start, start + batchRows).map((r) => readRunRecord(root, spec.experiment, r, compared.get(r.id)));
       for (const { analysis: a, status } of records) {
         const verdict = status.state === 'ok' ? 'ok' : `${status.state}: ${status.reasons.join('; ')}`;
         options.log?.(`  ${a.run_id}  ${a.target_id}  λ̂ = ${show(a.llc.mean, 5)} ± ${show(a.llc.mcse, 2)} (MCSE)  R̂ ${show(a.llc.r_hat, 4)}  ${verdict}`);

@@ -15,7 +15,7 @@ import { parquetMetadata, parquetReadObjects, parquetSchema } from 'hyparquet';
 import type { Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { withDisagreement } from '../packages/llc/src/agreement';
-import { aggregateRule } from '../rules/aggregate';
+import { aggregateRule, aggregateSpec } from '../rules/aggregate';
 import { buildTargetRule } from '../rules/build-target';
 import { DEFAULT_PRESETS, Experiment, loadExperiment } from '../rules/experiment';
 import { experimentDisagreements, experimentRuns, LLC_RUNS_COLUMNS, LLC_RUNS_FILES, writeLlcRuns } from '../rules/llc-runs';
@@ -26,6 +26,7 @@ import { python, runPython } from './support/python';
 import { REPO } from './support/workspace';
 
 const EXPERIMENT = `experiment: reportcheck
+description: Two small targets, every sampler, for the report test.
 targets:
   - { model: small, data: small, seed: 1, overrides: { training: { steps: 400 } } }
   - { model: small, data: small, seed: 2, overrides: { training: { steps: 400 } } }
@@ -50,7 +51,7 @@ beforeAll(async () => {
   const ctx = { root, log: () => {}, progress: () => {} };
   for (const t of exp.targets) await buildTargetRule.run(t, ctx);
   for (const r of exp.runs) await sampleRule.run(r, ctx);
-  await aggregateRule.run({ ...experimentRuns(exp), file: 'exp.yaml' }, ctx);
+  await aggregateRule.run(aggregateSpec(exp), ctx);
 }, 240_000);
 afterAll(() => rmSync(root, { recursive: true, force: true }));
 
@@ -219,6 +220,22 @@ describe.skipIf(!hasChromium)('the report in headless Chromium', () => {
       const runIds = await page.locator('#runs-table tbody tr td:first-child').allTextContents();
       expect(runIds.sort()).toEqual(exp.runs.map((r) => r.id).sort());
       expect(await page.locator('#targets-table tbody tr').count()).toBe(exp.targets.length);
+
+      // It reads without the README: the experiment's description, what λ̂ is, the statuses explained,
+      // each target's teacher, and each run's difference from its target's reference (HMC) run.
+      expect(await page.locator('p.description').textContent()).toBe('Two small targets, every sampler, for the report test.');
+      expect(await page.locator('p.about').isVisible()).toBe(true);
+      expect(await page.locator('p.about').textContent()).toContain('local learning coefficient');
+      expect(await page.locator('table.status-guide tbody tr').count()).toBeGreaterThanOrEqual(3);
+      const targetHeaders = await page.locator('#targets-table th').allTextContents();
+      const teacherCells = await page.$$eval('#targets-table tbody tr', (rows, i) => rows.map((r) => r.children[i].textContent), targetHeaders.findIndex((h) => h.startsWith('teacher')));
+      expect(teacherCells).toEqual(exp.targets.map(() => '[4,4] relu'));
+      const runHeaders = await page.locator('#runs-table th').allTextContents();
+      const delta = runHeaders.findIndex((h) => h.startsWith('Δ ref'));
+      expect(delta).toBeGreaterThan(0);
+      const deltas = (await page.$$eval('#runs-table tbody tr', (rows, i) => rows.map((r) => [r.children[2].textContent, r.children[i].textContent]), delta)) as [string, string][];
+      for (const [sampler, d] of deltas) if (sampler === 'hmc') expect(Number(d), sampler).toBe(0);
+      expect(deltas.filter(([sampler, d]) => sampler !== 'hmc' && Number.isFinite(Number(d)))).toHaveLength(exp.runs.length - exp.targets.length);
 
       // The comparison alone: no target's or run's plots on the summary.
       const plots = await page.$$eval('img.plot', (imgs) => imgs.map((i) => ({ alt: i.alt, ok: i.complete && i.naturalWidth > 0 })));

@@ -49,6 +49,8 @@ export interface Experiment {
   name: string;
   /** Workspace-relative path of the experiment file. */
   file: string;
+  /** The file's `description:`, for the report. */
+  description?: string;
   targets: TargetSpec[];
   runs: RunSpec[];
   /**
@@ -307,5 +309,5 @@ export async function loadExperiment(ws: Workspace, absFile: string): Promise<Ex
       labels[run.id] = label;
     }
   }
-  return { name: top.experiment, file, targets, runs, labels };
+  return { name: top.experiment, file, ...(top.description !== undefined && { description: top.description }), targets, runs, labels };
 }

@@ -7,8 +7,8 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { artifactPath, readTargetArtifact } from '../../packages/llc/src/artifacts';
-import { ExperimentRuns, readRunRecord, runEstimate } from '../llc-runs';
-import { disagreements, withDisagreement } from '../../packages/llc/src/agreement';
+import { ExperimentRuns, readRunRecord, runEstimate, teacherText } from '../llc-runs';
+import { comparisons, withDisagreement } from '../../packages/llc/src/agreement';
 import type { RuleContext } from '../rule';
 import { runRow } from './runs-table';
 import { summaryPage, TargetSummary } from './summary';
@@ -17,6 +17,8 @@ import { Entry, ReportRun, runAnchor, targetPage } from './target';
 export interface ReportSpec extends ExperimentRuns {
   /** The experiment file, named in the report's heading. */
   file: string;
+  /** The file's `description:`, shown under the heading. */
+  description?: string;
 }
 
 export const REPORT_FILE = 'report.html';
@@ -57,25 +59,26 @@ export function writeReport(root: string, spec: ReportSpec, dir: string, ctx: Pi
   // Target by target, so that only one target's runs are in memory; the summary keeps a row per run.
   for (const [id, specs] of byTarget) {
     const artifact = readTargetArtifact(join(root, artifactPath.target(id)));
+    // A target's runs are all here: they are compared with its reference run among them, as the aggregate does.
     const records = specs.map((r) => readRunRecord(root, spec.experiment, r));
-    // A target's runs are all here: their agreement is judged among them, as the aggregate does.
-    const disagreeing = disagreements(records.map((r) => runEstimate(r.analysis)));
+    const compared = comparisons(records.map((r) => runEstimate(r.analysis)));
     const runs = records.map((record, entry): ReportRun => {
       const runId = specs[entry].id;
       if (record.analysis.target_id !== id) throw new Error(`run ${runId} is of target ${record.analysis.target_id}, not ${id}`);
+      const comparison = compared.get(runId);
       // Runs come target by target, sampler entries in file order within each: the k-th run of a target is entry k.
-      return { ...record, status: withDisagreement(record.status, disagreeing.get(record.analysis.run_id)), dir: join(root, artifactPath.run(runId)), entry };
+      return { ...record, comparison, status: withDisagreement(record.status, comparison?.disagreement), dir: join(root, artifactPath.run(runId)), entry };
     });
     writeFileSync(join(pages, targetPageName(id)), targetPage(spec.experiment, id, artifact, runs, entries, SUMMARY_LINK));
     const { build, dims, L0 } = artifact.meta;
     targets.push({
       id,
-      facts: { seed: build.seed, model: `${JSON.stringify(build.model.widths)} ${build.model.activation}`, d: dims.d, n: dims.n, L0 },
+      facts: { label: specs[0].target_label, seed: build.seed, model: `${JSON.stringify(build.model.widths)} ${build.model.activation}`, teacher: teacherText(build.teacher), d: dims.d, n: dims.n, L0 },
       runs: runs.map((r) => ({ id: r.analysis.run_id, entry: r.entry, state: r.status.state, mean: r.analysis.llc.mean, mcse: r.analysis.llc.mcse, row: runRow(r) })),
     });
     ctx.progress?.({ phase: 'report', done: targets.length, total: byTarget.size, unit: 'targets' });
   }
-  writeFileSync(join(dir, REPORT_FILE), summaryPage(spec.experiment, spec.file, entries, targets, LINKS));
+  writeFileSync(join(dir, REPORT_FILE), summaryPage(spec.experiment, spec.file, spec.description, entries, targets, LINKS));
   ctx.log(`report: ${spec.runs.length} runs of experiment ${spec.experiment} in ${join(artifactPath.experiment(spec.experiment), REPORT_FILE)} and ${byTarget.size} target pages in ${REPORT_DIR}/`);
 }
 

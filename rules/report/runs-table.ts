@@ -14,6 +14,7 @@ const TABLE_COLUMNS: { column: string; label: string; digits?: number }[] = [
   { column: 'status', label: 'status' },
   { column: 'llc_mean', label: 'λ̂', digits: 4 },
   { column: 'llc_mcse', label: 'MCSE', digits: 2 },
+  { column: 'llc_vs_reference_pct', label: 'Δ ref (%)', digits: 3 },
   { column: 'llc_std', label: 'std', digits: 3 },
   { column: 'llc_chain_std', label: 'chain std', digits: 2 },
   { column: 'ess_bulk', label: 'ESS bulk', digits: 4 },

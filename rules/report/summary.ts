@@ -22,9 +22,17 @@ export interface RunSummary {
 
 export interface TargetSummary {
   id: string;
-  facts: { seed: number; model: string; d: number; n: number; L0: number };
+  facts: { label: string; seed: number; model: string; teacher: string; d: number; n: number; L0: number };
   runs: RunSummary[];
 }
+
+/** What λ̂ is and how to read it, for a reader who has not seen the README (docs/mathematics.md has the rest). */
+export const ABOUT_LLC =
+  'λ̂ estimates the local learning coefficient of a trained network: how many effective parameters it uses near its trained weights w*. ' +
+  'For a regular model λ = d/2; singular models, such as ReLU networks and deep linear networks, have a smaller λ. ' +
+  'Each run samples a posterior localised at w* and reports λ̂ = nβ·(E[L_n(w)] − L_n(w*)) with its Monte Carlo standard error (MCSE). ' +
+  'Runs of one target estimate the same λ, so they should agree within their MCSEs: the Δ ref column is each run’s difference from the target’s reference run (HMC when there is one). ' +
+  'A status of ok means every diagnostic passed; check and diverged are explained in the table below the runs, with what to do.';
 
 /** Targets side by side in one comparison plot: more, and the plot is too wide to read on a screen. */
 const TARGETS_PER_PLOT = 10;
@@ -35,11 +43,13 @@ const MAX_COMPARED_TARGETS = 120;
  * `links` are where a run's id and a target's id lead: URL templates, relative to report.html, in
  * which {run_id} and {target_id} stand for the row's.
  */
-export function summaryPage(experiment: string, file: string, entries: Entry[], targets: TargetSummary[], links: { run: string; target: string }): string {
+export function summaryPage(experiment: string, file: string, description: string | undefined, entries: Entry[], targets: TargetSummary[], links: { run: string; target: string }): string {
   const runs = targets.flatMap((t) => t.runs);
   const body = [
     `<h1>λ̂ report: ${escapeHtml(experiment)}</h1>`,
+    ...(description ? [`<p class="lead description">${escapeHtml(description)}</p>`] : []),
     `<p class="lead"><code>${escapeHtml(file)}</code>: ${targets.length} target${targets.length === 1 ? '' : 's'} × ${entries.length} sampler${entries.length === 1 ? '' : 's'} = ${runs.length} runs (${statusCounts(runs.map((r) => r.state))}).</p>`,
+    `<p class="about">${escapeHtml(ABOUT_LLC)}</p>`,
     '<nav><a href="#comparison">λ̂ by target</a><a href="#runs">Runs</a><a href="#targets">Targets</a></nav>',
     section('comparison', 'λ̂ by target and sampler', comparisonSection(targets, entries)),
     section(
@@ -94,7 +104,9 @@ function samplerPoint(sampler: string, runs: RunSummary[]): ComparisonPoint {
 
 const targetColumns = (link: string): DataColumn[] => [
   { key: 'target_id', label: 'target', title: 'content id of the target; leads to its page', numeric: false, href: link },
+  { key: 'label', label: 'label', title: "the target entry's label", numeric: false },
   { key: 'model', label: 'model', title: "the student's hidden widths and activation", numeric: false },
+  { key: 'teacher', label: 'teacher', title: 'the teacher network that made the data: hidden widths, activation and output dropout', numeric: false },
   { key: 'seed', label: 'seed', title: "the target's seed", numeric: true },
   { key: 'd', label: 'd', title: 'number of parameters of the student', numeric: true },
   { key: 'n', label: 'n', title: 'training set size', numeric: true },
@@ -109,7 +121,9 @@ function targetsTable(targets: TargetSummary[], link: string): string {
   const count = (t: TargetSummary, state: string) => String(t.runs.filter((r) => r.state === state).length);
   const rows = targets.map((t) => [
     t.id,
+    t.facts.label,
     t.facts.model,
+    t.facts.teacher,
     String(t.facts.seed),
     String(t.facts.d),
     String(t.facts.n),

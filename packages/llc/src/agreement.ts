@@ -29,27 +29,42 @@ export interface RunEstimate {
 const usable = (r: RunEstimate) => r.state !== 'diverged' && r.mean !== null && Number.isFinite(r.mean);
 const rank = (sampler: string) => (TRUST_ORDER.includes(sampler) ? TRUST_ORDER.indexOf(sampler) : TRUST_ORDER.length);
 
-/** The reason each disagreeing run gets, by run id. */
-export function disagreements(runs: RunEstimate[]): Map<string, string> {
+/** A run against its target's reference run: the difference of their λ̂, and why it counts as disagreement (if it does). */
+export interface Comparison {
+  reference: RunEstimate;
+  /** λ̂ − λ̂_ref (0 for the reference itself). */
+  delta: number;
+  /** delta / |λ̂_ref|, or null when λ̂_ref is 0. */
+  relative: number | null;
+  disagreement?: string;
+}
+
+/** Each usable run's comparison with its target's reference run, by run id (the reference included, against itself). */
+export function comparisons(runs: RunEstimate[]): Map<string, Comparison> {
   const byTarget = new Map<string, RunEstimate[]>();
   for (const r of runs.filter(usable)) byTarget.set(r.target, [...(byTarget.get(r.target) ?? []), r]);
-  const reasons = new Map<string, string>();
+  const out = new Map<string, Comparison>();
   for (const group of byTarget.values()) {
     const reference = [...group].sort((a, b) => rank(a.sampler) - rank(b.sampler) || (a.mcse ?? Infinity) - (b.mcse ?? Infinity))[0];
     const ref = reference.mean!;
     for (const r of group) {
-      if (r === reference) continue;
-      const delta = r.mean! - ref;
+      const delta = r === reference ? 0 : r.mean! - ref;
+      const comparison: Comparison = { reference, delta, relative: ref !== 0 ? delta / Math.abs(ref) : null };
       const threshold = Math.max(AGREEMENT.z * Math.hypot(r.mcse ?? 0, reference.mcse ?? 0), AGREEMENT.relative * Math.abs(ref));
-      if (Math.abs(delta) > threshold) {
+      if (r !== reference && Math.abs(delta) > threshold) {
         const sign = delta > 0 ? '+' : '−';
-        reasons.set(
-          r.id,
-          `λ̂ disagrees with ${reference.sampler} run ${reference.id} (λ̂ ${ref.toPrecision(4)}) by ${sign}${Math.abs(delta).toPrecision(3)}${ref !== 0 ? ` (${sign}${((Math.abs(delta) / Math.abs(ref)) * 100).toFixed(0)}%)` : ''}, beyond ${AGREEMENT.z} combined MCSEs and ${AGREEMENT.relative * 100}%`,
-        );
+        comparison.disagreement = `λ̂ disagrees with ${reference.sampler} run ${reference.id} (λ̂ ${ref.toPrecision(4)}) by ${sign}${Math.abs(delta).toPrecision(3)}${ref !== 0 ? ` (${sign}${((Math.abs(delta) / Math.abs(ref)) * 100).toFixed(0)}%)` : ''}, beyond ${AGREEMENT.z} combined MCSEs and ${AGREEMENT.relative * 100}%`;
       }
+      out.set(r.id, comparison);
     }
   }
+  return out;
+}
+
+/** The reason each disagreeing run gets, by run id. */
+export function disagreements(runs: RunEstimate[]): Map<string, string> {
+  const reasons = new Map<string, string>();
+  for (const [id, c] of comparisons(runs)) if (c.disagreement) reasons.set(id, c.disagreement);
   return reasons;
 }
 

@@ -21,11 +21,9 @@ import { createHash } from 'node:crypto';
 import type { ProjectConfiguration, TargetConfiguration } from '@nx/devkit';
 import { sortKeys } from '../../../packages/llc/src/canonical';
 import { artifactPath } from '../../../packages/llc/src/artifacts';
-import { aggregateRule } from '../../../rules/aggregate';
+import { aggregateRule, aggregateSpec } from '../../../rules/aggregate';
 import { buildTargetRule } from '../../../rules/build-target';
 import type { Experiment, RunSpec, TargetSpec } from '../../../rules/experiment';
-import { experimentRuns } from '../../../rules/llc-runs';
-import type { ReportSpec } from '../../../rules/report';
 import type { Rule } from '../../../rules/rule';
 import { sampleRule } from '../../../rules/sample';
 import type { TuneConfig } from '../../../rules/tune/config';
@@ -152,7 +150,7 @@ export function experimentProjects(exp: Experiment, executor: string, code: Code
   for (const t of exp.targets) Object.assign(projects, targetProject(t, exp.labels[t.id], executor, code, [inExperiment, tag('target', exp.labels[t.id])]));
   for (const r of exp.runs)
     Object.assign(projects, runProject(r, `${exp.labels[r.id]} on ${exp.labels[r.target]}`, executor, code, [inExperiment, tag('target', exp.labels[r.target]), tag('entry', exp.labels[r.id])]));
-  const results: ReportSpec = { ...experimentRuns(exp), file: exp.file };
+  const results = aggregateSpec(exp);
   const root = artifactPath.experiment(exp.name);
   projects[root] = project(
     exp.name,
