@@ -59,6 +59,7 @@ samplers:
       expect(r.status).not.toBe(0);
       expect(r.output).toContain('Nothing was run.');
       expect(r.output).toContain(flag[0] === '--dry-run' ? 'unknown option --dry-run' : `${flag[0]} is not taken as a flag`);
+      if (flag[0] === '--dry-run') expect(r.output).toContain('For a preview: npx lambda-hat plan');
       expect(r.output).not.toMatch(/^\s+at \//m);
       expect(ws.exists('artifacts')).toBe(false);
     }

@@ -25,5 +25,8 @@ export function refusedOptions(options: Record<string, unknown>, known: readonly
       ? `--${k} is not taken as a flag, which Nx would hash into every task's cache key (a cluster run could then not reuse a laptop's results); set it in the environment: ${CARD_FLAG_HELP[k]}`
       : `unknown option --${k}: lambda-hat tasks take no command-line options`,
   );
-  return `${lines.join('\n')}\nNothing was run. To list the tasks without running them: npx nx run-many -t sample --graph=stdout`;
+  const preview = extra.some((k) => /^dry-?run$/i.test(k))
+    ? '\nFor a preview: npx lambda-hat plan (each target and run: done, to run or failed last time), or npx lambda-hat tune --config <file> --dry-run for a tune.'
+    : '';
+  return `${lines.join('\n')}\nNothing was run. To list the tasks without running them: npx nx run-many -t sample --graph=stdout${preview}`;
 }
