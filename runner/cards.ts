@@ -15,6 +15,9 @@ import { fromAssignment, loadYaml, merge } from '../rules/experiment/source';
 
 const posInt = z.int().min(1);
 
+/** The longest wait, in whole seconds, that a Node timer keeps (2^31 - 1 ms, about 24.8 days). */
+const MAX_POLL_SECONDS = Math.floor((2 ** 31 - 1) / 1000);
+
 /**
  * A value written unquoted into an `#SBATCH` line of job.sh (runner/backends/array-jobs.ts): a
  * newline there would end the comment and start a shell line, and sbatch splits the line into
@@ -82,7 +85,8 @@ const SlurmCard = z.strictObject({
   max_jobs: posInt,
   tasks_per_job: posInt,
   retries: z.int().min(0),
-  poll_seconds: z.number().positive(),
+  // A Node timer waits at most 2^31 - 1 ms; a longer one fires after 1 ms, so squeue would be polled without pause.
+  poll_seconds: z.number().positive().max(MAX_POLL_SECONDS),
   // Single-quoted in job.sh.
   node: z.string().min(1).nullable(),
   // Shell lines, by design: the one field written into job.sh as shell.

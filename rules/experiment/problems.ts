@@ -50,10 +50,18 @@ export function renderPath(path: Path): string {
   return path.map((p, i) => (typeof p === 'number' ? `[${p}]` : i === 0 ? p : `.${p}`)).join('');
 }
 
+/**
+ * Control characters (and the Unicode line separators) written as escapes: a problem is one line
+ * that starts with its file, whatever a key, a sampler name or a value quoted in it holds (a raw
+ * newline would start a line naming no file, an escape sequence would reach the terminal).
+ */
+const ESCAPES: Record<string, string> = { '\n': '\\n', '\r': '\\r', '\t': '\\t' };
+const escapeControls = (s: string) => s.replace(/[\p{Cc}\u2028\u2029]/gu, (c) => ESCAPES[c] ?? `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
+
 /** Line 0 marks an origin that is not a file (a command-line option): it has no position. */
 export function formatProblem(p: Problem): string {
   const where = p.origin.line > 0 ? `${p.origin.file}:${p.origin.line}:${p.origin.col}` : p.origin.file;
-  return p.origin.path.length > 0 ? `${where}: ${renderPath(p.origin.path)}: ${p.message}` : `${where}: ${p.message}`;
+  return escapeControls(p.origin.path.length > 0 ? `${where}: ${renderPath(p.origin.path)}: ${p.message}` : `${where}: ${p.message}`);
 }
 
 /** Runs `fn`, turning a thrown ConfigError into collected problems. */
@@ -89,13 +97,17 @@ function editDistance(a: string, b: string): number {
 
 /** `; did you mean "steps"?` when one allowed name is close to what was written. */
 export function suggestion(written: string, allowed: readonly string[]): string {
+  // The distance is at least the difference in length, so when that alone puts every allowed name
+  // out of reach there is nothing to suggest: skip the quadratic work (a 600,000-character key took seconds).
+  const threshold = (a: string) => Math.max(1, Math.floor(a.length / 3));
+  if (!allowed.some((a) => Math.abs(written.length - a.length) <= threshold(a))) return '';
   let best = '';
   let bestDistance = Infinity;
   for (const a of allowed) {
     const dist = editDistance(written.toLowerCase(), a.toLowerCase());
     if (dist < bestDistance) [best, bestDistance] = [a, dist];
   }
-  return bestDistance <= Math.max(1, Math.floor(best.length / 3)) ? `; did you mean "${best}"?` : '';
+  return bestDistance <= threshold(best) ? `; did you mean "${best}"?` : '';
 }
 
 /** A value in the words of a message: `the string "rms"`, `a list`. */
