@@ -22,6 +22,7 @@ import { aggregateRule } from '../rules/aggregate';
 import { DEFAULT_PRESETS, Experiment, loadExperiment } from '../rules/experiment';
 import { experimentRuns, MACHINE_DEPENDENT_COLUMNS } from '../rules/llc-runs';
 import { sampleRule } from '../rules/sample';
+import { mulberry32 } from '../test/support/random';
 import { ScratchWorkspace } from '../test/support/workspace';
 
 const KILLS = Number(process.argv[2] ?? 100);
@@ -34,17 +35,6 @@ samplers:
   - { name: hmc, overrides: { draws: 200, warmup: 100 } }
 `;
 
-/** mulberry32: a small seeded generator, so a campaign can be repeated. */
-function random(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 const nxArgs = (ws: ScratchWorkspace) => [join(ws.root, 'node_modules', '.bin', 'nx'), ['run-many', '-t', 'sample', '--outputStyle=static', '--skip-nx-cache']] as const;
 const env = { ...process.env, NX_DAEMON: 'false', NX_TUI: 'false', NX_NO_CLOUD: 'true', FORCE_COLOR: '0' };
@@ -105,7 +95,7 @@ async function main(): Promise<void> {
     if (clean.status !== 0) throw new Error(`the uninterrupted run failed:\n${clean.stdout}${clean.stderr}`);
     const fullS = (performance.now() - started) / 1000;
     const expected = await results(reference, exp);
-    const next = random(17);
+    const next = mulberry32(17);
     let bad = 0;
     for (let k = 0; k < KILLS; k++) {
       const atS = next() * fullS;

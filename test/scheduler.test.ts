@@ -5,18 +5,8 @@
  */
 import { describe, expect, it } from 'vitest';
 import { Ending, runGraph } from '../runner/scheduler';
+import { mulberry32 } from './support/random';
 
-/** A reproducible pseudo-random sequence (mulberry32), so a failing case can be replayed. */
-function random(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /** A layered DAG like a sweep's (builds → many samples → a few summaries), plus random extra edges. */
 function layeredGraph(rand: () => number, layers: number[], extraEdges: number): Map<string, string[]> {
@@ -73,7 +63,7 @@ async function runAndCheck(graph: Map<string, string[]>, fails: (id: string) => 
 
 describe('the ready queue', () => {
   it('runs a 12,000-task graph with every task after its dependencies, each once', async () => {
-    const rand = random(1);
+    const rand = mulberry32(1);
     const graph = layeredGraph(rand, [100, 10_000, 1_500, 400], 5_000);
     const { started, endings } = await runAndCheck(graph, () => false, rand);
     expect(endings.length).toBe(graph.size);
@@ -83,7 +73,7 @@ describe('the ready queue', () => {
   });
 
   it('skips exactly the tasks downstream of failures, and runs every other task', async () => {
-    const rand = random(2);
+    const rand = mulberry32(2);
     const graph = layeredGraph(rand, [60, 6_000, 800, 50], 3_000);
     const failing = new Set([...graph.keys()].filter(() => rand() < 0.01));
     const { started, endings } = await runAndCheck(graph, (id) => failing.has(id), rand);

@@ -82,13 +82,5 @@ export function writeReport(root: string, spec: ReportSpec, dir: string, ctx: Pi
   ctx.log(`report: ${spec.runs.length} runs of experiment ${spec.experiment} in ${join(artifactPath.experiment(spec.experiment), REPORT_FILE)} and ${byTarget.size} target pages in ${REPORT_DIR}/`);
 }
 
-/** Each sampler entry: its sampler's name, numbered when the file has several entries of the same sampler. */
-function entryLabels(runs: ExperimentRuns['runs']): Entry[] {
-  const total = new Map<string, number>();
-  for (const r of runs) total.set(r.label, (total.get(r.label) ?? 0) + 1);
-  const seen = new Map<string, number>();
-  return runs.map((r) => {
-    seen.set(r.label, (seen.get(r.label) ?? 0) + 1);
-    return { sampler: r.sampler, label: total.get(r.label)! > 1 ? `${r.label} #${seen.get(r.label)}` : r.label };
-  });
-}
+/** Each sampler entry: its sampler and its label (loadExperiment keeps labels apart: `sgld#2`). */
+const entryLabels = (runs: ExperimentRuns['runs']): Entry[] => runs.map((r) => ({ sampler: r.sampler, label: r.label }));

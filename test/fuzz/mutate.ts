@@ -5,17 +5,8 @@
  * so a seed reproduces the same files byte for byte.
  */
 import { stringify } from 'yaml';
+import { mulberry32 } from '../support/random';
 
-/** mulberry32: a small, fast, deterministic 32-bit PRNG. */
-export function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) | 0;
-    let t = Math.imul(a ^ (a >>> 15), 1 | a);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 export class Rng {
   private readonly next: () => number;

@@ -10,7 +10,7 @@ import type { ExecutorContext } from '@nx/devkit';
 import { withBackend } from '../../../runner/backends';
 import { cardSelectionFromEnv } from '../../../runner/cards';
 import { runTask } from '../../../runner/tasks';
-import { refusedOptions } from './options';
+import { refusal } from './options';
 
 export interface RunOptions {
   rule: string;
@@ -20,11 +20,8 @@ export interface RunOptions {
 export const RUN_OPTIONS = ['rule', 'spec'] as const;
 
 export default async function runExecutor(options: RunOptions, context: ExecutorContext): Promise<{ success: boolean }> {
-  const refused = refusedOptions(options as unknown as Record<string, unknown>, RUN_OPTIONS);
-  if (refused) {
-    console.error(refused);
-    return { success: false };
-  }
+  const refused = refusal(options, RUN_OPTIONS);
+  if (refused) return refused;
   return withBackend(context.root, cardSelectionFromEnv(), async (backend, display, print) =>
     (await runTask(context.root, backend, { project: context.projectName!, target: context.targetName!, rule: options.rule, spec: options.spec }, print, display)).ok,
   );

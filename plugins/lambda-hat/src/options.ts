@@ -16,6 +16,14 @@ const CARD_FLAG_HELP: Record<string, string> = {
   set: `${CARD_ENV.set}='partition=short' npx nx run-many -t sample (one key=value per line)`,
 };
 
+/** For an executor of one task: prints why its options are refused and gives Nx's failure, or null when there are none to refuse. */
+export function refusal(options: object, known: readonly string[]): { success: false } | null {
+  const why = refusedOptions(options as Record<string, unknown>, known);
+  if (!why) return null;
+  console.error(why);
+  return { success: false };
+}
+
 /** Why these command-line options are refused, or null when there are none. */
 export function refusedOptions(options: Record<string, unknown>, known: readonly string[]): string | null {
   const extra = Object.keys(options).filter((k) => !known.includes(k) && !NX_INTERNAL.test(k));

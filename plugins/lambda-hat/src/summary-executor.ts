@@ -5,18 +5,15 @@
  */
 import type { ExecutorContext } from '@nx/devkit';
 import { summaryLines } from '../../../rules/summary';
-import { refusedOptions } from './options';
+import { refusal } from './options';
 
 export interface SummaryOptions {
   experiment: string;
 }
 
 export default async function summaryExecutor(options: SummaryOptions, context: ExecutorContext): Promise<{ success: boolean }> {
-  const refused = refusedOptions(options as unknown as Record<string, unknown>, ['experiment']);
-  if (refused) {
-    console.error(refused);
-    return { success: false };
-  }
+  const refused = refusal(options, ['experiment']);
+  if (refused) return refused;
   console.log(summaryLines(context.root, options.experiment).join('\n'));
   return { success: true };
 }

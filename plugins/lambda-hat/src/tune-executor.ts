@@ -12,7 +12,7 @@ import { loadTuneConfig } from '../../../rules/tune/config';
 import { withBackend } from '../../../runner/backends';
 import { cardSelectionFromEnv } from '../../../runner/cards';
 import { runTune } from '../../../runner/tune';
-import { refusedOptions } from './options';
+import { refusal } from './options';
 import { keepTypeScriptLoadable } from './typescript';
 
 export interface TuneOptions {
@@ -21,11 +21,8 @@ export interface TuneOptions {
 }
 
 export default async function tuneExecutor(options: TuneOptions, context: ExecutorContext): Promise<{ success: boolean }> {
-  const refused = refusedOptions(options as unknown as Record<string, unknown>, ['config']);
-  if (refused) {
-    console.error(refused);
-    return { success: false };
-  }
+  const refused = refusal(options, ['config']);
+  if (refused) return refused;
   keepTypeScriptLoadable();
   return withBackend(context.root, cardSelectionFromEnv(), async (backend, display, print) => {
     try {
