@@ -25,7 +25,7 @@ import { isFinished, loadStudy, studyDir, trialsOf } from '../rules/tune/study';
 import { selectBackend } from './backends';
 import { cardSelectionFromEnv } from './cards';
 import { cancelOnSignals } from './tasks';
-import { plannedTrials, runTune } from './tune';
+import { plannedTrials, runTune, tuneSummaryLines } from './tune';
 
 const USAGE = 'usage: lambda-hat tune --config <tune.yaml> [--set key=value]... [--dry-run] [--backend local|slurm-cpu|slurm-gpu] [--card <file>]';
 
@@ -112,13 +112,14 @@ async function tune(argv: string[]): Promise<number> {
   console.log(`tune ${config.name} (${config.file}) on ${backend.name}: study ${config.study}`);
   const stopCancelling = cancelOnSignals(backend);
   const display = new ProgressDisplay(process.stdout);
+  let result;
   try {
-    await runTune({ root, config, backend, display, print: (line, stream) => display.log(line, stream === 'stdout' ? process.stdout : process.stderr) });
+    result = await runTune({ root, config, backend, display, print: (line, stream) => display.log(line, stream === 'stdout' ? process.stdout : process.stderr) });
   } finally {
     display.close();
     stopCancelling();
   }
-  console.log(`wrote ${artifactPath.tune(config.name)}/{trials.parquet,trials.arrow,best.yaml}`);
+  console.log(tuneSummaryLines(root, config, result.study, result.references).join('\n'));
   return 0;
 }
 

@@ -12,7 +12,7 @@
  *      at every result (outputs.ts).
  */
 import { existsSync, readFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import { readAnalysis } from '../packages/llc/src/run-artifact';
 import { createSampler } from '../packages/llc/src/tune/tpe';
 import type { Params } from '../packages/llc/src/tune/space';
@@ -271,6 +271,42 @@ async function tuneLoop(run: TuneRun): Promise<{ study: StudyFile; references: M
   writeTuneOutputs(root, config, study, refs);
   failIfNoTrialRan(config, study);
   return { study, references: refs };
+}
+
+const significant = (x: number, digits: number) => String(Number(x.toPrecision(digits)));
+const paramValue = (v: unknown) => (typeof v === 'number' && !Number.isInteger(v) ? significant(v, 3) : String(v));
+
+/**
+ * How a tune ends, in lines: the best trial of each (problem, method) study, as best.yaml holds it
+ * (parameters to three significant digits; best.yaml has them exactly), and the absolute paths of
+ * best.yaml and the trials table. Printed by `lambda-hat tune` and by the `tune` target.
+ */
+export function tuneSummaryLines(root: string, config: TuneConfig, study: StudyFile, references: Map<string, Reference>): string[] {
+  const pairs = pairsOf(config);
+  const rows = pairs.map((pair) => {
+    const trials = trialsOf(study, pair.problem, pair.method.sampler);
+    const finished = trials.filter(isFinished).length;
+    const best = bestTrial(trials);
+    const ref = references.get(pair.problem);
+    const refCell = ref ? `${significant(ref.llc, 4)} ± ${significant(ref.mcse, 2)}` : '–';
+    if (!best) return [pair.method.sampler, pair.problem, '–', '–', '–', refCell, `no complete trial (${finished} finished)`];
+    const params = Object.entries(best.params).map(([k, v]) => `${k}=${paramValue(v)}`).join(' ');
+    return [pair.method.sampler, pair.problem, `#${best.number} of ${finished}`, significant(best.objective!, 3), significant(best.llc!, 4), refCell, params];
+  });
+  const head = ['method', 'problem', 'best trial', 'objective', 'λ̂', 'λ_ref ± MCSE', 'parameters'];
+  const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i].length)));
+  // The parameters are last and not padded, as in the run table (rules/summary.ts).
+  const line = (c: string[]) => c.map((x, i) => (i < c.length - 1 ? x.padEnd(widths[i]) : x)).join('  ');
+  const finished = study.trials.filter(isFinished).length;
+  const dir = resolve(root, artifactPath.tune(config.name));
+  const objective = config.objective.type === 'abs' ? '|λ̂ − λ_ref|' : `huber(λ̂ − λ_ref, δ = ${config.objective.delta})`;
+  return [
+    `tune ${config.name}: the best trial of each study (objective ${objective}), ${finished} of ${pairs.length * config.max_trials_per_method} trials finished`,
+    line(head),
+    ...rows.map(line),
+    `best.yaml  ${join(dir, 'best.yaml')} (sampler entries to paste under samplers: in an experiment file)`,
+    `trials     ${join(dir, 'trials.parquet')} (also .arrow)`,
+  ];
 }
 
 /** A stack frame line of a Node.js error (`    at f (file:1:2)`, `    at file:1:2`). */

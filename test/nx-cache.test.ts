@@ -137,14 +137,39 @@ describe('Nx graph and cache', () => {
     expect(r.output).toContain(`Nx read the output from the cache instead of running the command for ${r.cached.length} out of ${r.cached.length + 1} tasks`);
   });
 
-  it('ends with the run table and the absolute paths of the report and llc_runs', () => {
-    const r = ws.nx('run-many', '-t', 'sample');
-    const end = r.output.slice(r.output.lastIndexOf('> nx run cachetest:sample'));
+  /** The summary task's output, from its header on: the table, the paths, then only Nx's closing lines. */
+  const expectRunTable = (output: string) => {
+    const header = output.lastIndexOf('> nx run cachetest:sample');
+    expect(header, output.slice(-4000)).toBeGreaterThan(-1);
+    const end = output.slice(header);
     expect(end).toMatch(/^cachetest: 6 runs, /m);
     expect(end).toMatch(/^label +target +sampler +λ̂ ± MCSE +R̂ +ESS +status$/m);
     for (const run of original.runs) expect(end).toMatch(new RegExp(`^${original.labels[run.id]} +${original.labels[run.target].replace(/[/#]/g, '\\$&')} +${run.sampler} +\\d+\\.\\d{3} ± \\d+\\.\\d{3} `, 'm'));
     expect(end).toContain(`report    ${ws.path('artifacts/experiments/cachetest/report.html')}`);
-    expect(end).toContain(`llc_runs  ${ws.path('artifacts/experiments/cachetest/llc_runs.parquet')}`);
+    const paths = `llc_runs  ${ws.path('artifacts/experiments/cachetest/llc_runs.parquet')}`;
+    expect(end).toContain(paths);
+    // Nothing of any other task after it: the command ends with the table.
+    expect(end.slice(end.indexOf(paths))).not.toMatch(/> nx run|✔ +nx run/);
+  };
+
+  it('ends with the run table and the absolute paths of the report and llc_runs, with --outputStyle=static', () => {
+    expectRunTable(ws.nx('run-many', '-t', 'sample').output);
+  });
+
+  // The README's first command as typed: no --outputStyle. Nx would hide the output of every task
+  // that succeeded (static-failures-only off a terminal, its terminal UI on one); the workspace's
+  // .env names the static style instead.
+  it('ends with the run table as typed, off a terminal, in CI and on a terminal', () => {
+    const piped = ws.nxAsTyped(['run-many', '-t', 'sample']);
+    expect(piped.status, piped.output).toBe(0);
+    expect(piped.output).not.toContain('were not shown');
+    expectRunTable(piped.output);
+    const ci = ws.nxAsTyped(['run-many', '-t', 'sample'], { CI: 'true' });
+    expect(ci.status, ci.output).toBe(0);
+    expectRunTable(ci.output);
+    const terminal = ws.nxOnTerminal(['run-many', '-t', 'sample']);
+    expect(terminal.status, terminal.output).toBe(0);
+    expectRunTable(terminal.output);
   });
 
   it('a comment or key-order edit reruns nothing', async () => {

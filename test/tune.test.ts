@@ -63,6 +63,19 @@ describe('tuning', () => {
   };
   const study = (): StudyFile => JSON.parse(ws.read(join(studyDir(config), 'study.json')).toString());
   const reference = () => config.references[0];
+  /** How a finished tune ends (runner/tune.ts, tuneSummaryLines): the best trial of its one study, and where best.yaml is. */
+  const expectTuneSummary = (output: string) => {
+    const s = study();
+    const best = s.trials.filter((t) => t.state === 'complete').sort((a, b) => a.objective! - b.objective!)[0];
+    expect(output).toContain('tune smoke: the best trial of each study (objective |λ̂ − λ_ref|), 8 of 8 trials finished');
+    expect(output).toMatch(/^method +problem +best trial +objective +λ̂ +λ_ref ± MCSE +parameters$/m);
+    const row = output.split('\n').find((line) => line.startsWith(`sgld    ${config.problems[0].id}  #${best.number} of 8 `));
+    expect(row, output).toBeDefined();
+    expect(row!.split(/ {2,}/).slice(3, 5).map(Number)).toEqual([Number(best.objective!.toPrecision(3)), Number(best.llc!.toPrecision(4))]);
+    expect(row).toMatch(new RegExp(`step_size=\\S+ batch_size=${best.params.batch_size}$`));
+    expect(output).toContain(`best.yaml  ${ws.path(join(artifactPath.tune('smoke'), 'best.yaml'))} `);
+    expect(output).toContain(`trials     ${ws.path(join(artifactPath.tune('smoke'), 'trials.parquet'))} `);
+  };
 
   beforeAll(async () => {
     ws = new ScratchWorkspace();
@@ -121,6 +134,7 @@ describe('tuning', () => {
     expect(final.trials.every((t) => t.state !== 'running')).toBe(true);
     for (const t of interrupted.trials) expect(final.trials.find((f) => f.number === t.number)!.params).toEqual(t.params);
     for (const t of interrupted.trials.filter((x) => x.state !== 'running')) expect(final.trials.find((f) => f.number === t.number)).toEqual(t);
+    expectTuneSummary(r.stdout);
   }, 300_000);
 
   it('writes a trials table with the values of the study', async () => {
@@ -227,6 +241,10 @@ describe('tuning', () => {
     // The study is complete: the target reports the reference and asks nothing more.
     expect(r.output).toContain(`reference ${reference().id}`);
     expect(r.output).not.toMatch(/trial \d+:/);
+    // And ends with the best trials and where best.yaml is, under the output Nx gives when none is named.
+    const typed = ws.nxAsTyped(['run', 'tune-smoke:tune']);
+    expect(typed.status, typed.output).toBe(0);
+    expectTuneSummary(typed.output);
   }, 120_000);
 
   it('rejects a bad tuning file with its location, exit status 2 and no stack trace', () => {

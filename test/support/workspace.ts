@@ -8,7 +8,10 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 
 export const REPO = join(__dirname, '..', '..');
-const COPIED = ['package.json', '.gitignore', 'package-lock.json', 'nx.json', 'tsconfig.json', 'tsconfig.base.json', 'bin', 'config', 'packages', 'plugins', 'runner', 'rules'];
+const COPIED = ['package.json', '.gitignore', '.env', 'package-lock.json', 'nx.json', 'tsconfig.json', 'tsconfig.base.json', 'bin', 'config', 'packages', 'plugins', 'runner', 'rules'];
+
+/** What Nx 23 reads to decide it is driven by an AI agent (its native is_ai_agent). */
+const AI_AGENT_VARIABLES = ['CLAUDECODE', 'CLAUDE_CODE', 'CODEX_THREAD_ID', 'SUPERSET_AGENT_ID', 'CURSOR_TRACE_ID', 'COMPOSER_NO_INTERACTION', 'GEMINI_CLI', 'REPL_ID', 'VSCODE_AGENT', 'OPENCODE', 'COPILOT_CLI'];
 
 export interface NxResult {
   status: number | null;
@@ -91,6 +94,39 @@ export class ScratchWorkspace {
     const [command, argv, options] = this.nxCommand(args);
     const proc = spawnSync(command, argv, { ...options, encoding: 'utf8', maxBuffer: 64 * 1024 * 1024 });
     return classify(proc.status, `${proc.stdout}${proc.stderr}`);
+  }
+
+  /**
+   * The environment of nx as a person types it: no output-style or terminal-UI choice of ours or of
+   * the shell running the tests, and none of the variables by which Nx takes itself to be driven by
+   * an AI agent (it then prints no task output at all), so that the workspace's own settings (.env)
+   * decide; this workspace's `env`, then the call's (CI, say), go over it. No daemon still.
+   */
+  private asTypedEnv(env: Record<string, string>): NodeJS.ProcessEnv {
+    const base: NodeJS.ProcessEnv = { ...process.env };
+    for (const name of ['NX_TUI', 'NX_DEFAULT_OUTPUT_STYLE', 'NX_VERBOSE_LOGGING', 'NX_STREAM_OUTPUT', ...AI_AGENT_VARIABLES]) delete base[name];
+    return { ...base, ...this.env, ...env, NX_DAEMON: 'false', NX_NO_CLOUD: 'true', FORCE_COLOR: '0' };
+  }
+
+  /** Runs nx with no `--outputStyle`, off a terminal (its output to pipes, as in CI or `| less`). */
+  nxAsTyped(args: string[], env: Record<string, string> = {}): NxResult {
+    const proc = spawnSync(join(this.root, 'node_modules', '.bin', 'nx'), args, { cwd: this.root, env: this.asTypedEnv(env), encoding: 'utf8', maxBuffer: 64 * 1024 * 1024 });
+    return classify(proc.status, `${proc.stdout}${proc.stderr}`);
+  }
+
+  /**
+   * Runs nx with no `--outputStyle` on a terminal: a 120 × 40 pseudo-terminal from util-linux
+   * `script`, not in CI, where Nx starts its terminal UI unless the workspace says otherwise
+   * (node_modules/nx/dist/src/tasks-runner/is-tui-enabled.js). The output comes back without
+   * terminal control sequences and carriage returns.
+   */
+  nxOnTerminal(args: string[], env: Record<string, string> = {}): { status: number | null; output: string } {
+    const quote = (a: string) => `'${a.replace(/'/g, `'\\''`)}'`;
+    const command = `stty cols 120 rows 40; ${[join(this.root, 'node_modules', '.bin', 'nx'), ...args].map(quote).join(' ')}`;
+    const proc = spawnSync('script', ['-qec', command, '/dev/null'], { cwd: this.root, env: this.asTypedEnv({ TERM: 'xterm-256color', CI: 'false', ...env }), encoding: 'utf8', maxBuffer: 64 * 1024 * 1024 });
+    // CSI sequences, OSC sequences (ended by BEL or ESC \), then any other escape.
+    const output = `${proc.stdout}${proc.stderr}`.replace(/\x1b\[[0-9;?<>=]*[ -\/]*[@-~]/g, '').replace(/\x1b\][^\x07\x1b]*(\x07|\x1b\\)/g, '').replace(/\x1b./g, '').replace(/\r/g, '');
+    return { status: proc.status, output };
   }
 
   /**

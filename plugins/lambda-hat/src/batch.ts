@@ -62,7 +62,9 @@ export default async function* runBatch(
       // A bug of ours in one task fails that task; the others run on.
       lines.push(String((e as Error)?.stack ?? e));
     }
-    results.set(id, { success, terminalOutput: lines.join('\n'), startTime, endTime: Date.now() });
+    // Ended by a newline: Nx prints a task's output as it is, and this batch's own closing line
+    // (below) would otherwise run on from the last task's last line.
+    results.set(id, { success, terminalOutput: lines.length ? `${lines.join('\n')}\n` : '', startTime, endTime: Date.now() });
     tally[success ? 'ok' : 'failed']++;
     return success;
   };
