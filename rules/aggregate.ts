@@ -26,7 +26,7 @@ export const aggregateRule: Rule<ReportSpec> = {
 
   async run(spec, ctx) {
     await writeDirAtomic(join(ctx.root, artifactPath.experiment(spec.experiment)), async (dir) => {
-      const rows = await writeLlcRuns(ctx.root, spec, { dir, log: (line) => ctx.log(line), progress: (update) => ctx.progress?.(update) });
+      const rows = await writeLlcRuns(ctx.root, spec, { dir, progress: (update) => ctx.progress?.(update) });
       ctx.log(`llc_runs: ${rows} runs of experiment ${spec.experiment}`);
       writeReport(ctx.root, spec, dir, ctx);
     });

@@ -170,20 +170,16 @@ export function experimentDisagreements(root: string, spec: ExperimentRuns): Map
 export async function writeLlcRuns(
   root: string,
   spec: ExperimentRuns,
-  options: { batchRows?: number; log?: (message: string) => void; progress?: (update: ProgressUpdate) => void; dir?: string } = {},
+  options: { batchRows?: number; progress?: (update: ProgressUpdate) => void; dir?: string } = {},
 ): Promise<number> {
   const batchRows = options.batchRows ?? BATCH_ROWS;
   // By default in place; the aggregate writes into the experiment folder it is building.
   const dir = options.dir ?? join(root, artifactPath.experiment(spec.experiment));
-  const show = (x: number | null, digits: number) => (x === null ? 'n/a' : x.toPrecision(digits));
   const compared = experimentComparisons(root, spec);
+  // No line per run here: the experiment's `sample` target prints the table of runs (summary.ts).
   function* batches(): Generator<Columns> {
     for (let start = 0; start < spec.runs.length; start += batchRows) {
       const records = spec.runs.slice(start, start + batchRows).map((r) => readRunRecord(root, spec.experiment, r, compared.get(r.id)));
-      for (const { analysis: a, status } of records) {
-        const verdict = status.state === 'ok' ? 'ok' : `${status.state}: ${status.reasons.join('; ')}`;
-        options.log?.(`  ${a.run_id}  ${a.target_id}  λ̂ = ${show(a.llc.mean, 5)} ± ${show(a.llc.mcse, 2)} (MCSE)  R̂ ${show(a.llc.r_hat, 4)}  ${verdict}`);
-      }
       yield llcRunsColumns(records);
       options.progress?.({ phase: 'tabulating', done: start + records.length, total: spec.runs.length, unit: 'runs' });
     }

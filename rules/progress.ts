@@ -5,7 +5,7 @@
  * plain lines, at most one per task and phase every 10 s plus each phase's last state.
  *
  * Rules import only this module's types, so changing how progress looks never invalidates a cache
- * entry (code-inputs.ts does not follow type-only imports).
+ * entry (runner/code-inputs.ts does not follow type-only imports).
  */
 
 export interface ProgressEvent {

@@ -37,6 +37,14 @@ export interface Rule<Spec> {
    * then carries the rounding of the kernel this machine would use for each (runner/kernel-keys.ts).
    */
   precisions?(spec: Spec): Dtype[];
+  /** Workspace-relative folders of the upstream tasks whose arrays (`.npy`) the task reads. */
+  upstream?(spec: Spec): string[];
+  /**
+   * For a rule that bundles tasks of another rule into one Nx task (a slice of a large sweep,
+   * sample.ts): the tasks it is made of. The runner hands them to the backend one by one, so they
+   * spread over its workers; `run` runs them one after another in a single process.
+   */
+  members?(spec: Spec): { project: string; rule: string; spec: unknown }[];
   run(spec: Spec, ctx: RuleContext): Promise<void>;
 }
 

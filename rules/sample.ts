@@ -27,6 +27,7 @@ export const sampleRule: Rule<RunSpec> = {
   verify: (spec, root) => checkFiles(root, artifactPath.run(spec.id), ['analysis.json', 'timing.json', 'traces.arrow']),
   // Every sampler's kernel computes in its `dtype` option (SamplerModule.precision), which presets require.
   precisions: (spec) => [(spec.options as { dtype: Dtype }).dtype],
+  upstream: (spec) => [artifactPath.target(spec.target)],
 
   async run(spec, ctx) {
     const started = performance.now();
@@ -59,6 +60,29 @@ export const sampleRule: Rule<RunSpec> = {
     if (analysis.status.state !== 'ok') ctx.log(`status ${analysis.status.state}: ${analysis.status.reasons.join('; ')}`);
     const timing = { ...result.timing, total_s: (performance.now() - started) / 1000, threads: s.threads, seconds: Array.from(result.seconds) };
     await writeRunArtifact(join(ctx.root, artifactPath.run(spec.id)), analysis, timing, runTables(llc, result), runPlots(spec, llc, result));
+  },
+};
+
+/** A slice of a large sweep: runs of one sampler on one target that are one Nx task (graph.ts). */
+export interface SampleSliceSpec {
+  runs: RunSpec[];
+}
+
+/**
+ * The runs of a slice, as one task. Each run still writes its own folder, complete or absent, and
+ * the runner hands the runs to the backend one by one (runner/tasks.ts), so a slice spreads over
+ * the workers like the runs it holds; `run` (by hand: `lambda-hat run sample-slice <file>`) runs
+ * them in turn.
+ */
+export const sampleSliceRule: Rule<SampleSliceSpec> = {
+  name: 'sample-slice',
+  codeEntryPoints: (spec) => [...new Set(spec.runs.flatMap((r) => sampleRule.codeEntryPoints(r)))],
+  outputs: (spec) => spec.runs.flatMap((r) => sampleRule.outputs(r)),
+  verify: (spec, root) => spec.runs.reduce<string | null>((problem, r) => problem ?? sampleRule.verify(r, root), null),
+  precisions: (spec) => [...new Set(spec.runs.flatMap((r) => sampleRule.precisions!(r)))],
+  members: (spec) => spec.runs.map((r) => ({ project: r.id, rule: sampleRule.name, spec: r })),
+  async run(spec, ctx) {
+    for (const r of spec.runs) await sampleRule.run(r, ctx);
   },
 };
 

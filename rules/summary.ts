@@ -1,12 +1,16 @@
 /**
  * The table every `run-many` ends with: one line per run of an experiment (label, target, sampler,
  * λ̂ ± MCSE, R̂, bulk ESS, status) and where the results are, read back from llc_runs.arrow so that it
- * shows exactly what the table on disk holds.
+ * shows exactly what the table on disk holds. A large sweep's table would bury the paths, so beyond
+ * SHOWN_RUNS runs it shows the runs that need a look first (diverged, then check) and counts the rest.
  */
 import { existsSync, readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { tableFromIPC } from 'apache-arrow';
 import { artifactPath } from '../packages/llc/src/artifacts';
+
+/** The most runs the table lists. */
+export const SHOWN_RUNS = 40;
 
 const fixed = (x: unknown, digits: number) => (typeof x === 'number' && Number.isFinite(x) ? x.toFixed(digits) : '–');
 /** The first reason, cut to a line's room; llc_runs and the report have them all. */
@@ -23,7 +27,10 @@ export function summaryLines(root: string, name: string): string[] {
   const file = join(dir, 'llc_runs.arrow');
   if (!existsSync(file)) return [`${name}: no results yet (${file} is missing)`];
   const rows = tableFromIPC(readFileSync(file)).toArray().map((r) => r.toJSON() as Record<string, unknown>);
-  const cells = rows.map((r) => [
+  const urgency = (r: Record<string, unknown>) => ['diverged', 'check', 'ok'].indexOf(String(r.status));
+  // Stable: runs keep the file's order within each status.
+  const shown = rows.length <= SHOWN_RUNS ? rows : [...rows].sort((a, b) => urgency(a) - urgency(b)).slice(0, SHOWN_RUNS);
+  const cells = shown.map((r) => [
     String(r.label),
     String(r.target_label),
     String(r.sampler),
@@ -41,6 +48,7 @@ export function summaryLines(root: string, name: string): string[] {
     `${name}: ${rows.length} runs, ${tally.map(([s, n]) => `${n} ${s}`).join(', ')}`,
     line(head),
     ...cells.map(line),
+    ...(shown.length < rows.length ? [`… and ${rows.length - shown.length} more runs (${tally.map(([st, n]) => `${n - shown.filter((r) => r.status === st).length} ${st}`).filter((x) => !x.startsWith('0 ')).join(', ')}): llc_runs and the report have every run`] : []),
     `report    ${join(dir, 'report.html')}`,
     `llc_runs  ${join(dir, 'llc_runs.parquet')} (also .arrow, .csv)`,
   ];

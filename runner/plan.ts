@@ -130,7 +130,11 @@ async function cleanCommand(argv: string[]): Promise<number> {
     const bytes = bytesIn(join(ROOT, p));
     total += bytes;
     console.log(`${values.yes ? 'removing' : 'would remove'} ${p}  (${(bytes / 1e6).toFixed(1)} MB)`);
-    if (values.yes) rmSync(join(ROOT, p), { recursive: true, force: true });
+    if (values.yes) {
+      rmSync(join(ROOT, p), { recursive: true, force: true });
+      // A removed run's entry in the ledger of kept runs (kept-runs.ts) goes with it.
+      rmSync(join(ROOT, ARTIFACTS_DIR, '.work', 'kept', `${p.split('/').pop()}.json`), { force: true });
+    }
   }
   console.log(
     stale.length

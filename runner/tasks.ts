@@ -10,6 +10,7 @@ import { writeFileAtomic } from '../packages/llc/src/atomic';
 import { RULES } from '../rules';
 import { parseProgressLine, ProgressDisplay } from '../rules/progress';
 import type { Backend, Outcome } from './backends/types';
+import { KeptRuns } from './kept-runs';
 
 export interface TaskToRun {
   project: string;
@@ -58,8 +59,46 @@ export function failureReport(root: string, backend: Backend, t: TaskToRun, end:
   return `[${t.project}] FAILED on ${backend.name}: ${reason}${tail}\nrerun by hand: node bin/lambda-hat.js run ${t.rule} ${relative(root, taskFile)}`;
 }
 
-/** Runs a task and reports it if it failed. */
+/** One ledger of kept runs per workspace in this process: it remembers the code and kernel hashes it has made. */
+const ledgers = new Map<string, KeptRuns>();
+const keptRuns = (root: string) => ledgers.get(root) ?? ledgers.set(root, new KeptRuns(root)).get(root)!;
+const KEPT: TaskEnd = { ok: true, outcome: { ok: true, stderrTail: [], attempts: 0, cpuSeconds: 0 }, problem: null };
+
+/**
+ * Runs a task and reports it if it failed. A task made of members (a slice of a sweep,
+ * rules/sample.ts) runs as its members, all handed to the backend at once so that they spread over
+ * its workers (or Slurm jobs); it succeeds when every member does, and each failed member is
+ * reported on its own.
+ */
 export async function runTask(root: string, backend: Backend, t: TaskToRun, print: Print, display: ProgressDisplay): Promise<TaskEnd> {
+  const members = RULES[t.rule]?.members?.(t.spec);
+  if (members) {
+    const kept = keptRuns(root);
+    let keptCount = 0;
+    const ends = await Promise.all(
+      members.map(async (m) => {
+        const member = { ...t, project: m.project, rule: m.rule, spec: m.spec as object };
+        if (kept.has(member)) {
+          keptCount++;
+          return KEPT;
+        }
+        const end = await runTask(root, backend, member, print, display);
+        if (end.ok) kept.record(member);
+        return end;
+      }),
+    );
+    if (keptCount) print(`[${t.project}] ${keptCount} of its ${members.length} runs kept: computed here before from the same inputs (runner/kept-runs.ts)`, 'stdout');
+    const failed = ends.filter((e) => !e.ok);
+    const cpuSeconds = ends.reduce((sum, e) => sum + (e.outcome.cpuSeconds ?? 0), 0);
+    const outcome: Outcome = {
+      ok: failed.length === 0,
+      ...(failed.length > 0 && { reason: `${failed.length} of its ${ends.length} runs failed` }),
+      stderrTail: [],
+      attempts: Math.max(...ends.map((e) => e.outcome.attempts)),
+      cpuSeconds,
+    };
+    return { ok: failed.length === 0, outcome, problem: null };
+  }
   const end = await runWorker(root, backend, t, print, display);
   if (!end.ok) print(failureReport(root, backend, t, end), 'stderr');
   return end;

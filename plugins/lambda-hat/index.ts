@@ -44,7 +44,7 @@ async function inferFile(root: string, file: string, executor: string): Promise<
     import('../../rules/experiment'),
     import('../../rules/tune/config'),
     import('./src/graph'),
-    import('./src/code-inputs'),
+    import('../../runner/code-inputs'),
   ]);
   const code = { scanner: new CodeInputScanner(root), inputs: new Map(), byEntryPoints: new Map() };
   const abs = join(root, file);

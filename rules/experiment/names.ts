@@ -1,6 +1,7 @@
 /**
  * Names of experiments and tuning files. Each becomes an Nx project (`<experiment>`, `tune-<name>`)
- * beside the projects of targets (`tgt_<12 hex>`), runs (`<sampler>_<12 hex>`) and the code
+ * beside the projects of targets (`tgt_<12 hex>`), runs (`<sampler>_<12 hex>`), slices of large
+ * sweeps (`slice_<12 hex>`) and the code
  * (`_lambda-hat-code`), and Nx refuses the whole graph when two projects share a name. So an
  * experiment may not take a name of those shapes, and two files may not declare one name.
  */
@@ -14,6 +15,7 @@ const RESERVED: [RegExp, string][] = [
   [/^tune-/, 'tune-<name> is the Nx project of a tuning file'],
   [/^tgt_[0-9a-f]{12}$/, 'tgt_<12 hex digits> is the Nx project of a target'],
   [new RegExp(`^(${SAMPLER_NAMES.join('|')})_[0-9a-f]{12}$`), '<sampler>_<12 hex digits> is the Nx project of a run'],
+  [/^slice_[0-9a-f]{12}$/, 'slice_<12 hex digits> is the Nx project of a slice of a large sweep'],
   [/^_lambda-hat-code$/, '_lambda-hat-code is the Nx project of the code tasks run'],
 ];
 

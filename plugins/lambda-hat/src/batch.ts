@@ -46,6 +46,15 @@ export default async function* runBatch(
   // Dependencies outside this batch are done already: Nx only hands over tasks whose other deps finished.
   const dependencies = new Map(ids.map((id) => [id, (taskGraph.dependencies[id] ?? []).filter((d) => d in taskGraph.tasks)]));
   const results = new Map<string, TaskResult>();
+  // A line of output that another task of this batch already printed word for word (the kernel
+  // every task computes with, say) is said once: at a thousand tasks it would be a thousand lines.
+  const said = new Set<string>();
+  const onceInBatch = (lines: string[]) => (line: string, stream: 'stdout' | 'stderr') => {
+    const text = line.replace(/^\[[^\]]+\] /, '');
+    if (stream === 'stdout' && said.has(text)) return;
+    said.add(text);
+    lines.push(line);
+  };
   const start = async (id: string) => {
     const task = taskGraph.tasks[id];
     const lines: string[] = [];
@@ -55,7 +64,7 @@ export default async function* runBatch(
     const spec = { project: task.target.project, target: task.target.target, rule: inputs[id].rule, spec: inputs[id].spec };
     let success = false;
     try {
-      const end = await runTask(context.root, backend, spec, (line) => lines.push(line), display);
+      const end = await runTask(context.root, backend, spec, onceInBatch(lines), display);
       success = end.ok;
       tally.workCpuSeconds += end.outcome.cpuSeconds ?? 0;
     } catch (e) {

@@ -10,7 +10,7 @@ import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 
 /** Directories whose files (recursively) the projects depend on: the presets, then the code. */
-const SOURCES = [...['model', 'data', 'teacher', 'training', 'sampler', 'posterior'].map((kind) => `config/${kind}`), 'rules', 'packages/llc/src', 'plugins/lambda-hat'];
+const SOURCES = [...['model', 'data', 'teacher', 'training', 'sampler', 'posterior'].map((kind) => `config/${kind}`), 'rules', 'packages/llc/src', 'runner', 'plugins/lambda-hat'];
 /** Build outputs and the like: not sources. */
 const SKIP = new Set(['node_modules', 'build']);
 

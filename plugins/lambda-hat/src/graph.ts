@@ -3,6 +3,8 @@
  *
  *   <tgt_…>        build-target                      one per target
  *   <sampler_…>    sample    dependsOn ^build-target one per (target, sampler entry)
+ *   slice_…        sample    dependsOn ^build-target where a target has more than SLICE_RUNS runs of
+ *                                                one sampler (a large sweep): ~SLICE_RUNS of them per task
  *   <experiment>   aggregate dependsOn ^sample       writes llc_runs and report.html, as one folder
  *                  sample    dependsOn aggregate     so `run-many -t sample` yields them, then prints the run table
  *   tune-<name>    tune      dependsOn ^build-target, ^sample   one per tuning file (config/tune/*.yaml),
@@ -25,9 +27,9 @@ import { aggregateRule, aggregateSpec } from '../../../rules/aggregate';
 import { buildTargetRule } from '../../../rules/build-target';
 import type { Experiment, RunSpec, TargetSpec } from '../../../rules/experiment';
 import type { Rule } from '../../../rules/rule';
-import { sampleRule } from '../../../rules/sample';
+import { sampleSliceRule, sampleRule } from '../../../rules/sample';
 import type { TuneConfig } from '../../../rules/tune/config';
-import type { CodeInputScanner } from './code-inputs';
+import type { CodeInputScanner } from '../../../runner/code-inputs';
 
 export type Projects = Record<string, ProjectConfiguration>;
 
@@ -44,6 +46,8 @@ const upstreamOf = (target: string): TargetConfiguration['dependsOn'] => [{ targ
  */
 export const CODE_PROJECT = '_lambda-hat-code';
 const CODE_ROOT = '.lambda-hat/code';
+/** Where slices' projects have their roots: a slice writes only into its runs' folders, so its root need not exist. */
+const SLICE_ROOT = '.lambda-hat/slices';
 
 /** Named inputs of the code project, gathered while the projects of a file are made. */
 type CodeInputs = Map<string, (string | { externalDependencies: string[] })[]>;
@@ -144,12 +148,77 @@ function runProject(r: RunSpec, what: string, executor: string, code: CodeContex
   return { [root]: project(r.id, root, { sample }, [r.target], what, [tag('sampler', r.sampler), ...tags]) };
 }
 
+/**
+ * Nx spends a few milliseconds on every task of a command, cached or not (hashing, its cache
+ * database, the run summary): at 10,000 runs that is most of a fully cached rerun. So where a
+ * target has more than SLICE_RUNS runs of one sampler (a large sweep), they become slices of about
+ * SLICE_RUNS runs, each one Nx task (rules/sample.ts); smaller groups keep a task per run. The
+ * trade: an edit that reaches one run of a slice reruns the whole slice.
+ */
+export const SLICE_RUNS = 64;
+
+/**
+ * Jump consistent hashing (Lamping & Veach, "A Fast, Minimal Memory, Consistent Hash Algorithm",
+ * 2014): a run's slice depends on its id and the number of slices only, and going from b to b + 1
+ * slices moves only the runs that land in the new one, so adding a seed to a sweep reruns the
+ * slice it joins (and, when the count of slices grows, the one new slice), not every slice.
+ */
+function jumpHash(id: string, buckets: number): number {
+  const mask = (1n << 64n) - 1n;
+  let key = BigInt(`0x${createHash('sha256').update(id).digest('hex').slice(0, 16)}`);
+  let b = -1;
+  let j = 0;
+  while (j < buckets) {
+    b = j;
+    key = (key * 2862933555777941757n + 1n) & mask;
+    j = Math.floor(((b + 1) * 2 ** 31) / (Number(key >> 33n) + 1));
+  }
+  return b;
+}
+
+/** The runs of an experiment as Nx tasks: alone, or in slices where a target has many runs of one sampler. */
+export function taskGroups(runs: RunSpec[]): RunSpec[][] {
+  const bySamplerOnTarget = new Map<string, RunSpec[]>();
+  for (const r of runs) {
+    const key = `${r.target}\0${r.sampler}`;
+    bySamplerOnTarget.set(key, [...(bySamplerOnTarget.get(key) ?? []), r]);
+  }
+  const groups: RunSpec[][] = [];
+  for (const group of bySamplerOnTarget.values()) {
+    if (group.length <= SLICE_RUNS) {
+      groups.push(...group.map((r) => [r]));
+      continue;
+    }
+    const count = Math.ceil(group.length / SLICE_RUNS);
+    const slices: RunSpec[][] = Array.from({ length: count }, () => []);
+    for (const r of group) slices[jumpHash(r.id, count)].push(r);
+    groups.push(...slices.filter((c) => c.length > 0));
+  }
+  return groups;
+}
+
+/** A slice's project: its name comes from its runs' ids, so files that hold the same slice share it. */
+function sliceProject(runs: RunSpec[], exp: Experiment, executor: string, code: CodeContext, tags: string[]): Projects {
+  const name = `slice_${createHash('sha256').update(runs.map((r) => r.id).join('\0')).digest('hex').slice(0, 12)}`;
+  const root = `${SLICE_ROOT}/${name}`;
+  const entries = [...new Set(runs.map((r) => exp.labels[r.id]))];
+  const what = `${runs.length} ${runs[0].sampler} runs on ${exp.labels[runs[0].target]} (${entries.length > 3 ? `${entries.slice(0, 3).join(', ')}, …` : entries.join(', ')})`;
+  const sample = ruleTarget(executor, code, sampleSliceRule, { runs }, [{ dependentTasksOutputFiles: '**/*.npy' }], upstreamOf('build-target'), `Run ${what}: ${runs.map((r) => r.id).join(' ')}`);
+  return { [root]: project(name, root, { sample }, [runs[0].target], what, [tag('sampler', runs[0].sampler), ...tags, ...entries.map((e) => tag('entry', e))]) };
+}
+
 export function experimentProjects(exp: Experiment, executor: string, code: CodeContext): Projects {
   const projects: Projects = {};
   const inExperiment = tag('experiment', exp.name);
   for (const t of exp.targets) Object.assign(projects, targetProject(t, exp.labels[t.id], executor, code, [inExperiment, tag('target', exp.labels[t.id])]));
-  for (const r of exp.runs)
-    Object.assign(projects, runProject(r, `${exp.labels[r.id]} on ${exp.labels[r.target]}`, executor, code, [inExperiment, tag('target', exp.labels[r.target]), tag('entry', exp.labels[r.id])]));
+  const tasks: string[] = [];
+  for (const group of taskGroups(exp.runs)) {
+    const r = group[0];
+    const tags = [inExperiment, tag('target', exp.labels[r.target])];
+    const made = group.length === 1 ? runProject(r, `${exp.labels[r.id]} on ${exp.labels[r.target]}`, executor, code, [...tags, tag('entry', exp.labels[r.id])]) : sliceProject(group, exp, executor, code, tags);
+    Object.assign(projects, made);
+    tasks.push(...Object.values(made).map((p) => p.name!));
+  }
   const results = aggregateSpec(exp);
   const root = artifactPath.experiment(exp.name);
   projects[root] = project(
@@ -169,7 +238,7 @@ export function experimentProjects(exp: Experiment, executor: string, code: Code
         metadata: { description: `Everything in ${exp.file}: every sample, then the table and the report, then a summary of the runs` },
       },
     },
-    exp.runs.map((r) => r.id),
+    tasks,
     `Experiment ${exp.name} (${exp.file}): ${exp.targets.length} targets × ${exp.runs.length / exp.targets.length} samplers`,
     [inExperiment],
   );
