@@ -30,29 +30,50 @@ const help = () =>
     'Experiments run through Nx: npx nx run-many -t sample (README.md)',
   ].join('\n');
 
-const [name, ...rest] = process.argv.slice(2);
-const command = COMMANDS[name];
-if (name === undefined || name === '--help' || name === '-h' || name === 'help') {
-  console.log(help());
-  process.exit(0);
-} else if (name === '--version' || name === '-V') {
-  console.log(version());
-  process.exit(0);
-} else if (!command) {
-  console.error(`lambda-hat: unknown command "${name}"\n\n${help()}`);
-  process.exit(2);
-} else if (rest.includes('--help') || rest.includes('-h')) {
-  console.log(`usage: lambda-hat ${command.usage}\n  ${command.summary}`);
-  process.exit(0);
+/**
+ * Ends the process with `code` once everything written to stdout and stderr has been handed to the
+ * operating system. process.exit() alone drops what a pipe has not taken yet: a `validate` whose
+ * thousands of problems outran a slow reader (`… 2>&1 | less`, a CI log collector) lost all but
+ * the first 64 KiB, cut mid-line. A write's callback runs once the writes before it are done, so
+ * an empty write on each stream marks the end of its output. The exit itself stays explicit: a
+ * command may leave handles open (a worker pool, a watcher) that would otherwise keep it running.
+ */
+function exitWhenWritten(code) {
+  process.exitCode = code;
+  let pending = 2;
+  const done = () => {
+    if (--pending === 0) process.exit(code);
+  };
+  // The callback also runs, with an error, when the reader has gone away (EPIPE): exit then too.
+  process.stdout.write('', done);
+  process.stderr.write('', done);
 }
-process.env.SWC_NODE_PROJECT = process.env.SWC_NODE_PROJECT || join(__dirname, '..', 'tsconfig.json');
-require('@swc-node/register');
-// A module that serves several commands is told which one.
-const args = Object.values(COMMANDS).filter((c) => c.module === command.module).length > 1 ? [name, ...rest] : rest;
-require(command.module)
-  .main(args)
-  .then((code) => process.exit(code))
-  .catch((e) => {
-    console.error(e);
-    process.exit(1);
-  });
+
+/** The command's exit status, once it is done. */
+async function run() {
+  const [name, ...rest] = process.argv.slice(2);
+  const command = COMMANDS[name];
+  if (name === undefined || name === '--help' || name === '-h' || name === 'help') {
+    console.log(help());
+    return 0;
+  } else if (name === '--version' || name === '-V') {
+    console.log(version());
+    return 0;
+  } else if (!command) {
+    console.error(`lambda-hat: unknown command "${name}"\n\n${help()}`);
+    return 2;
+  } else if (rest.includes('--help') || rest.includes('-h')) {
+    console.log(`usage: lambda-hat ${command.usage}\n  ${command.summary}`);
+    return 0;
+  }
+  process.env.SWC_NODE_PROJECT = process.env.SWC_NODE_PROJECT || join(__dirname, '..', 'tsconfig.json');
+  require('@swc-node/register');
+  // A module that serves several commands is told which one.
+  const args = Object.values(COMMANDS).filter((c) => c.module === command.module).length > 1 ? [name, ...rest] : rest;
+  return require(command.module).main(args);
+}
+
+run().then(exitWhenWritten, (e) => {
+  console.error(e);
+  exitWhenWritten(1);
+});

@@ -127,18 +127,18 @@ describe('malformed experiment files', () => {
     ]);
   });
 
-  it('18. an error inside a preset names the preset file', async () => {
+  it('18. an error inside a preset names the preset file, and the entry that uses the preset', async () => {
     const presets = mkdtempSync(join(tmpdir(), 'lh-presets-'));
     cpSync(join(repo, 'config'), join(presets, 'config'), { recursive: true });
     writeFileSync(join(presets, 'config', 'model', 'wide.yaml'), 'in_dim: 4\nout_dim: 1\ndepth: 1\nwidths: [64]\nactivation: swish\nbias: true\n');
     try {
       expect(await problems(file(['{ model: wide, data: small, seed: 1 }']), { root: presets, presets: 'config' })).toEqual([
-        'config/model/wide.yaml:1:1: missing required key "hidden" in a target config',
-        'config/model/wide.yaml:1:1: missing required key "layernorm" in a target config',
-        'config/model/wide.yaml:1:1: missing required key "residual_period" in a target config',
-        'config/model/wide.yaml:1:1: missing required key "skip_connections" in a target config',
-        'config/model/wide.yaml:1:1: missing required key "target_params" in a target config',
-        'config/model/wide.yaml:5:1: activation: expected one of relu, tanh, gelu, identity, got the string "swish"',
+        'config/model/wide.yaml:1:1: missing required key "hidden" in a target config (a preset, used at exp.yaml:3:7: targets[0].model)',
+        'config/model/wide.yaml:1:1: missing required key "layernorm" in a target config (a preset, used at exp.yaml:3:7: targets[0].model)',
+        'config/model/wide.yaml:1:1: missing required key "residual_period" in a target config (a preset, used at exp.yaml:3:7: targets[0].model)',
+        'config/model/wide.yaml:1:1: missing required key "skip_connections" in a target config (a preset, used at exp.yaml:3:7: targets[0].model)',
+        'config/model/wide.yaml:1:1: missing required key "target_params" in a target config (a preset, used at exp.yaml:3:7: targets[0].model)',
+        'config/model/wide.yaml:5:1: activation: expected one of relu, tanh, gelu, identity, got the string "swish" (a preset, used at exp.yaml:3:7: targets[0].model)',
       ]);
     } finally {
       rmSync(presets, { recursive: true, force: true });

@@ -3,14 +3,19 @@
  * that clash with other projects (A), sizes beyond what the machine can hold (B), search spaces of
  * the wrong type and tunes whose every trial failed (C), config paths that are not regular files
  * (D), and Slurm walltimes shorter than a tune's budget (E). Each is refused early with the file,
- * line where known, YAML path and what was expected, a non-zero status and no stack trace.
+ * line where known, YAML path and what was expected, a non-zero status and no stack trace. Also
+ * (F) what YAML may hold: unknown tags and bytes that are not UTF-8 are refused rather than read as
+ * strings and U+FFFD, and a problem found in a preset names the entry that uses the preset.
  */
 import { spawnSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { isUtf8 } from 'node:buffer';
+import { cpSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { loadExperiment } from '../rules/experiment';
+import { ConfigError, loadExperiment } from '../rules/experiment';
+import { invalidUtf8At } from '../rules/experiment/source';
+import { mulberry32 } from './support/random';
 import { ScratchWorkspace } from './support/workspace';
 
 const STACK_LINE = /^\s+at \S+ \(|^\s+at \//m;
@@ -274,4 +279,125 @@ describe('B: sizes beyond what the machine can hold are refused at validation, n
 
   it('an experiment name of 300 characters (it used to fail with ENAMETOOLONG after the samples ran)', () =>
     refused(validate('long.yaml', experiment(`e${'x'.repeat(299)}`)), 'long.yaml:1:1: experiment: is 300 characters long: expected at most 100 (experiment names become directory and Nx project names)'));
+});
+
+describe('F: YAML tags, bytes that are not UTF-8, and problems found in a preset', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'lh-yaml-'));
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+  // The repository's presets, copied so that some can be broken.
+  cpSync(join(repo, 'config'), join(dir, 'config'), { recursive: true });
+  const ws = { root: dir, presets: 'config' };
+  /** The lines of the ConfigError loading `content` as `name` gives, or 'accepted'. */
+  const problemsOf = async (name: string, content: string | Buffer) => {
+    writeFileSync(join(dir, name), content);
+    try {
+      await loadExperiment(ws, join(dir, name));
+    } catch (e) {
+      if (e instanceof ConfigError) return e.message.split('\n');
+      throw e;
+    }
+    return 'accepted';
+  };
+  const TAGS = 'expected no tag, or one of !!str, !!int, !!float, !!bool, !!null, !!map, !!seq';
+
+  it.each([
+    // Each used to load: as the string "1", as a Buffer, as an empty mapping, or with the tag dropped.
+    ['an application tag on a value', '{ model: small, data: small, seed: !foo 1 }', '{ name: sgld }', `t.yaml:3:34: targets[0].seed: unknown YAML tag !foo: ${TAGS}`],
+    ['!!binary', '{ model: small, data: small, seed: 1, label: !!binary aGVsbG8= }', '{ name: sgld }', `t.yaml:3:43: targets[0].label: unknown YAML tag !!binary: ${TAGS}`],
+    ['!!set', '{ model: small, data: small, seed: 1 }', '{ name: sgld, overrides: !!set { steps } }', `t.yaml:5:19: samplers[0].overrides: unknown YAML tag !!set: ${TAGS}`],
+    ['!!timestamp', '{ model: small, data: small, seed: 1, label: !!timestamp 2001-12-14 }', '{ name: sgld }', `t.yaml:3:43: targets[0].label: unknown YAML tag !!timestamp: ${TAGS}`],
+    ['a tag on a key', '{ model: small, data: small, seed: 1 }', '{ !foo name: sgld }', `t.yaml:5:12: samplers[0].name: unknown YAML tag !foo: ${TAGS}`],
+    ['a core tag its value does not fit', '{ model: small, data: small, seed: !!int 1.5 }', '{ name: sgld }', 't.yaml:3:34: targets[0].seed: the YAML tag !!int does not fit the value written after it: expected an integer, or no tag'],
+  ])('%s is refused at its file, line and YAML path', async (_, target, sampler, line) => {
+    expect(await problemsOf('t.yaml', `experiment: t\ntargets:\n  - ${target}\nsamplers:\n  - ${sampler}\n`)).toEqual([line]);
+  });
+
+  it('a tag on the whole document is refused too', async () => {
+    expect(await problemsOf('t.yaml', `!experiment\nexperiment: t\ntargets:\n  - ${TINY_TARGET}\nsamplers:\n  - ${TINY_SGLD}\n`)).toEqual([`t.yaml:2:1: unknown YAML tag !experiment: ${TAGS}`]);
+  });
+
+  it('core tags that fit their values are fine: !!str 5 is the string "5"', async () => {
+    expect(await problemsOf('t.yaml', `experiment: t\ntargets:\n  - { model: small, data: small, seed: !!int 1, label: !!str 5 }\nsamplers:\n  - ${TINY_SGLD}\n`)).toBe('accepted');
+    const exp = await loadExperiment(ws, join(dir, 't.yaml'));
+    expect(exp.labels[exp.targets[0].id]).toBe('5');
+  });
+
+  it('a %YAML 1.1 document is still read with the YAML 1.2 core schema: `no` is not false', async () => {
+    expect(await problemsOf('t.yaml', `%YAML 1.1\n---\nexperiment: t\ntargets:\n  - ${TINY_TARGET}\nsamplers:\n  - { name: sgld, overrides: { bias_correction: no } }\n`)).toEqual([
+      't.yaml:7:32: samplers[0].overrides.bias_correction: expected true or false, got the string "no"',
+    ]);
+  });
+
+  it('validate refuses an unknown tag with status 2 and no stack trace', () => {
+    writeFileSync(join(dir, 'tag.yaml'), `experiment: t\ntargets:\n  - ${TINY_TARGET}\nsamplers:\n  - { name: sgld, overrides: { steps: !!python/object:os.system ls } }\n`);
+    const r = lambdaHat(dir, 'validate', 'tag.yaml');
+    expect(r.status).toBe(2);
+    expect(r.stderr).toContain(`tag.yaml:5:32: samplers[0].overrides.steps: unknown YAML tag !!python/object:os.system: ${TAGS}`);
+    expect(r.stderr).not.toMatch(STACK_LINE);
+  });
+
+  it('a byte that is not UTF-8 (a label saved in Latin-1) is refused at its line, column and byte offset, not read as U+FFFD', async () => {
+    const latin1 = Buffer.concat([Buffer.from('experiment: t\ntargets:\n  - { label: caf'), Buffer.from([0xe9]), Buffer.from(`, model: small, data: small, seed: 1 }\nsamplers:\n  - ${TINY_SGLD}\n`)]);
+    expect(await problemsOf('latin1.yaml', latin1)).toEqual([
+      'latin1.yaml:3:17: invalid UTF-8 at byte offset 39 (byte 0xe9): expected a text file in UTF-8 (was it saved in another encoding, such as Latin-1?)',
+    ]);
+    // Columns count characters: "ü" before the bad byte is two bytes but one column.
+    const after = Buffer.concat([Buffer.from('experiment: t\ndescription: "ü '), Buffer.from([0xff]), Buffer.from(`"\ntargets:\n  - ${TINY_TARGET}\nsamplers:\n  - ${TINY_SGLD}\n`)]);
+    expect(await problemsOf('ff.yaml', after)).toEqual([
+      'ff.yaml:2:17: invalid UTF-8 at byte offset 31 (byte 0xff): expected a text file in UTF-8 (was it saved in another encoding, such as Latin-1?)',
+    ]);
+    const r = lambdaHat(dir, 'validate', 'latin1.yaml');
+    expect(r.status).toBe(2);
+    expect(r.stderr).toContain('latin1.yaml:3:17: invalid UTF-8 at byte offset 39');
+    expect(r.stderr).not.toMatch(STACK_LINE);
+  });
+
+  it('the first invalid byte is found where Node finds the text invalid: seeded random bytes, truncated sequences, surrogates, overlong forms', () => {
+    const rand = mulberry32(17);
+    const samples: Buffer[] = [
+      Buffer.from('ünïcödé ✓ 𝄞'),
+      Buffer.from([0xed, 0xa0, 0x80]), // a UTF-16 surrogate, U+D800
+      Buffer.from([0xc0, 0xaf]), // an overlong "/"
+      Buffer.from([0xf4, 0x90, 0x80, 0x80]), // past U+10FFFF
+      Buffer.from([0x61, 0xe2, 0x82]), // a sequence cut by the end of the file
+    ];
+    const pieces = [[0x61], [0x0a], [0xc3, 0xa9], [0xe2, 0x9c, 0x93], [0xf0, 0x9d, 0x84, 0x9e], [0x80], [0xc3], [0xe2, 0x9c], [0xff], [0xed, 0xbf, 0xbf], [0xe0, 0x80, 0x80]];
+    for (let n = 0; n < 2000; n++) samples.push(Buffer.from(Array.from({ length: 1 + Math.floor(rand() * 8) }, () => pieces[Math.floor(rand() * pieces.length)]).flat()));
+    for (const b of samples) {
+      const at = invalidUtf8At(b);
+      expect(at === -1, b.toString('hex')).toBe(isUtf8(b));
+      if (at >= 0) expect(isUtf8(b.subarray(0, at)), b.toString('hex')).toBe(true);
+    }
+  });
+
+  describe('a problem found in a preset names the preset and the entries that use it', () => {
+    const exp = `experiment: t\ntargets:\n  - ${TINY_TARGET}\nsamplers:\n  - { name: sgld }\n  - { name: hmc }\n  - { name: sgld, seed: 3 }\n`;
+    afterAll(() => cpSync(join(repo, 'config'), join(dir, 'config'), { recursive: true }));
+
+    it('an unknown key and a YAML syntax error in sampler presets, each at its line in the preset and at the entry that names it', async () => {
+      writeFileSync(join(dir, 'config/sampler/sgld.yaml'), readFileSync(join(repo, 'config/sampler/sgld.yaml'), 'utf8').replace(/^beta2:/m, 'beta2x:'));
+      writeFileSync(join(dir, 'config/sampler/hmc.yaml'), 'draws: 100\nwarmup: [1\n');
+      expect(await problemsOf('p.yaml', exp)).toEqual([
+        'config/sampler/hmc.yaml:3:1: YAML syntax error: Flow sequence in block collection must be sufficiently indented and end with a ] (a preset, used at p.yaml:6:7: samplers[1].name)',
+        'config/sampler/sgld.yaml:1:1: missing required key "beta2" in sgld options (a preset, used at p.yaml:5:7: samplers[0].name and 1 other place)',
+        expect.stringMatching(/^config\/sampler\/sgld\.yaml:8:1: beta2x: unknown key "beta2x" in sgld options; did you mean "beta2"\? \(allowed: [^)]*\) \(a preset, used at p\.yaml:5:7: samplers\[0\]\.name and 1 other place\)$/),
+      ]);
+    });
+
+    it('a setting missing from a model preset names the key, the preset and the target', async () => {
+      cpSync(join(repo, 'config/sampler'), join(dir, 'config/sampler'), { recursive: true });
+      writeFileSync(join(dir, 'config/model/small.yaml'), readFileSync(join(repo, 'config/model/small.yaml'), 'utf8').replace(/^activation:.*\n/m, ''));
+      expect(await problemsOf('p.yaml', exp)).toEqual([
+        'config/model/small.yaml:1:1: missing required key "activation" in a target config (one of relu, tanh, gelu, identity) (a preset, used at p.yaml:3:7: targets[0].model)',
+      ]);
+    });
+
+    it('in a tuning file too: the preset problem names the method that uses it', async () => {
+      cpSync(join(repo, 'config/model'), join(dir, 'config/model'), { recursive: true });
+      writeFileSync(join(dir, 'config/sampler/vi.yaml'), `${readFileSync(join(repo, 'config/sampler/vi.yaml'), 'utf8')}bogus: 1\n`);
+      writeFileSync(join(dir, 'tune.yaml'), `tune: t\nproblems:\n  - ${TINY_TARGET}\nmethods:\n  - { name: vi }\nsearch_space: { vi: { lr: { type: float, low: 1.0e-4, high: 1.0e-2 } } }\nmax_trials_per_method: 8\n`);
+      const { loadTuneConfig } = await import('../rules/tune/config');
+      await expect(loadTuneConfig(ws, join(dir, 'tune.yaml'))).rejects.toThrow(/^config\/sampler\/vi\.yaml:\d+:1: bogus: unknown key "bogus" in vi options.* \(a preset, used at tune\.yaml:5:7: methods\[0\]\.name\)$/m);
+    });
+  });
 });

@@ -2,13 +2,15 @@
  * Hardening of what users write: keys JavaScript objects treat specially are refused rather than
  * silently dropped, YAML aliases take their anchors' values (and cannot multiply without bound), and
  * a card cannot put shell lines into job.sh or load code into workers through its environment.
+ * And of what the command gives back: output through a slowly read pipe arrives whole, and
+ * validating thousands of entries costs in proportion to them, not to their square.
  */
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { ConfigError, loadExperiment } from '../rules/experiment';
+import { ConfigError, loadExperiment, Presets } from '../rules/experiment';
 import { fromAssignment, loadYaml, MAX_ALIASED_VALUES, merge, Sourced } from '../rules/experiment/source';
 import { loadTuneConfig } from '../rules/tune/config';
 import { jobScript } from '../runner/backends/array-jobs';
@@ -225,5 +227,135 @@ describe('cards: no shell through Slurm fields or env, no code loaded through en
   it('jobScript refuses an env name that is not a shell name even when no card schema checked it', () => {
     const { card } = loadCard(repo, slurm());
     expect(() => script({ ...(card as SlurmCard), env: { 'X=1; touch /tmp/pwned; Y': 'v' } }, '/scratch/sub')).toThrow(/refusing to write them into job\.sh: "X=1; touch \/tmp\/pwned; Y"/);
+  });
+});
+
+/**
+ * Runs `lambda-hat <args>` with stdout and stderr on pipes that are not read until the process
+ * has exited, or until HOLD_MS after it began to write: a slow reader (`… 2>&1 | less`, a busy log
+ * collector). A process that exits with writes still pending loses them, so its output arrives
+ * cut; one that waits for its writes before exiting is read in full once the hold ends.
+ */
+function throughSlowPipe(args: string[]): Promise<{ status: number | null; stdout: string; stderr: string }> {
+  const HOLD_MS = 1500;
+  return new Promise((done) => {
+    const child = spawn(process.execPath, [join(repo, 'bin/lambda-hat.js'), ...args], { cwd: root, stdio: ['ignore', 'pipe', 'pipe'] });
+    const out = { stdout: '', stderr: '' };
+    let reading = false;
+    const read = () => {
+      if (reading) return;
+      reading = true;
+      for (const name of ['stdout', 'stderr'] as const) {
+        const stream = child[name];
+        stream.removeAllListeners('readable');
+        stream.setEncoding('utf8');
+        stream.on('data', (d: string) => (out[name] += d));
+        stream.resume();
+      }
+    };
+    // A 'readable' listener says that output has begun without taking any of it.
+    for (const name of ['stdout', 'stderr'] as const) child[name].once('readable', () => setTimeout(read, HOLD_MS));
+    child.on('exit', read);
+    child.on('close', (status) => done({ status, ...out }));
+  });
+}
+
+describe('output through a pipe arrives whole, however much there is and however slowly it is read', () => {
+  // Each entry has its own problem, one line of about 300 characters: 2,000 lines are ~600 KB,
+  // ten times what a pipe holds.
+  const entries = 2000;
+  const broken = file(
+    [TARGET],
+    Array.from({ length: entries }, (_, i) => `{ name: sgld, seed: ${i}, overrides: { stepz: ${i} } }`),
+  );
+
+  it('validate: every problem of a file with thousands of them, through to the last line, then status 2', async () => {
+    const expected = await problems(broken);
+    expect(expected).toHaveLength(entries);
+    const r = await throughSlowPipe(['validate', write('many-problems.yaml', broken)]);
+    expect(r.stderr.length).toBeGreaterThan(128 * 1024);
+    const lines = r.stderr.split('\n');
+    expect(lines.pop()).toBe('');
+    expect(lines).toHaveLength(entries);
+    expect(lines[entries - 1]).toMatch(/samplers\[1999\]\.overrides\.stepz: unknown key "stepz" in sgld options; did you mean "steps"\? \(allowed: .*\)$/);
+    expect(lines.map((l) => l.replace(/^.*many-problems\.yaml:/, 'exp.yaml:'))).toEqual(expected);
+    expect(r.status).toBe(2);
+  });
+
+  it('validate: the listing of a valid 5,000-run experiment on stdout, every run, status 0', async () => {
+    const path = write('many-runs.yaml', file([TARGET], ['{ name: sgld, overrides: { steps: 1000 }, sweep: { seed: { from: 1, to: 5000 } } }']));
+    const r = await throughSlowPipe(['validate', path]);
+    expect(r.stderr).toBe('');
+    expect(r.stdout.length).toBeGreaterThan(128 * 1024);
+    const lines = r.stdout.trimEnd().split('\n');
+    expect(lines[0]).toMatch(/1 targets × 5000 samplers = 5000 runs$/);
+    // The heading, the target, then one line per run in order, the last one whole.
+    expect(lines).toHaveLength(2 + 5000);
+    expect(lines[2 + 4999]).toMatch(/^ {2}sgld_[0-9a-f]{12} {2}sgld seed=5000 {2}on tgt_[0-9a-f]{12}$/);
+    expect(r.status).toBe(0);
+  });
+
+  it('tune: every problem of a tuning file with thousands of them, then status 2', async () => {
+    const tune = [
+      'tune: many',
+      'problems:',
+      ...Array.from({ length: entries }, (_, i) => `  - { model: small, data: small, seed: ${i}, overrides: { training: { stepz: ${i} } } }`),
+      'methods: [sgld]',
+      'search_space: { sgld: { step_size: { type: float, low: 1.0e-6, high: 1.0e-2 } } }',
+      'max_trials_per_method: 8',
+      '',
+    ].join('\n');
+    const r = await throughSlowPipe(['tune', '--config', write('many-problems-tune.yaml', tune), '--dry-run']);
+    const lines = r.stderr.trimEnd().split('\n');
+    expect(lines).toHaveLength(entries);
+    expect(lines[entries - 1]).toMatch(/many-problems-tune\.yaml:\d+:\d+: problems\[1999\]\.overrides\.training\.stepz: unknown key "stepz" in a target config; did you mean "steps"\? \(allowed: [^)]*\)$/);
+    expect(r.status).toBe(2);
+  });
+});
+
+describe('validation cost grows with the entries, not with their square', () => {
+  /** A Map whose entries cannot be listed: a lookup in it is fine, a scan of it throws. */
+  class NoScan<K, V> extends Map<K, V> {
+    override [Symbol.iterator](): MapIterator<[K, V]> {
+      throw new Error('scanned every entry');
+    }
+    override entries(): MapIterator<[K, V]> {
+      throw new Error('scanned every entry');
+    }
+    override keys(): MapIterator<K> {
+      throw new Error('scanned every entry');
+    }
+    override values(): MapIterator<V> {
+      throw new Error('scanned every entry');
+    }
+    override forEach(): void {
+      throw new Error('scanned every entry');
+    }
+  }
+
+  it('taking one entry of a long list and finding its origins looks up its path, without scanning the origins of the other entries', () => {
+    // Scanning every origin of the file for each entry made 4,000 entries take 40 s.
+    const n = 4000;
+    const path = write('long.yaml', file([TARGET], Array.from({ length: n }, (_, i) => `{ name: sgld, seed: ${i} }`)));
+    const doc = loadYaml(path, 'long.yaml');
+    const samplers = doc.origins.children!.get('samplers')!;
+    const children = new Map(doc.origins.children!);
+    children.set('samplers', { origin: samplers.origin, children: new NoScan(samplers.children!) });
+    const guarded = Sourced.withOrigins(doc.value, { origin: doc.origins.origin, children });
+    const entry = guarded.at(['samplers', n - 1]);
+    expect(entry.value).toEqual({ name: 'sgld', seed: n - 1 });
+    expect(entry.originOf(['seed'])).toEqual({ file: 'long.yaml', path: ['samplers', n - 1, 'seed'], line: 4 + n, col: 19 });
+    expect(entry.originOf(['overrides', 'steps'])).toEqual({ file: 'long.yaml', path: ['samplers', n - 1], line: 4 + n, col: 5 });
+    expect(() => [...guarded.origins.children!.get('samplers')!.children!]).toThrow('scanned every entry');
+  });
+
+  it('a load reads and parses each preset once, however many entries name it', () => {
+    // Reading sgld.yaml and the posterior preset again for each of 100,000 swept settings was most of validating them.
+    const presets = new Presets(ws);
+    const entry = Sourced.of({ name: 'sgld' }, { file: 'exp.yaml', path: ['samplers', 0], line: 5, col: 5 });
+    const first = presets.load('sampler', 'sgld', entry.at(['name']), [], new Map());
+    const again = presets.load('sampler', 'sgld', entry.at(['name']), [], new Map());
+    expect(again.value).toBe(first.value);
+    expect(first.value).toMatchObject({ steps: expect.any(Number), precond: 'none' });
   });
 });

@@ -21,10 +21,11 @@ import {
 } from '../../packages/llc/src/config';
 import { PosteriorConfig, PosteriorSpec, resolvePosterior } from '../../packages/llc/src/posterior';
 import { isSamplerName, loadSampler, SAMPLER_NAMES, SamplerName } from '../../packages/llc/src/samplers';
+import type { SamplerModule } from '../../packages/llc/src/samplers/types';
 import { formatBytes, formatCount, MAX_ARRAY_ELEMENTS, MAX_STATE_BYTES } from '../../packages/llc/src/limits';
 import { layout } from '../../packages/llc/src/mlp';
 import { nameProblem } from './names';
-import { collect, ConfigError, Problem, problemAt, suggestion, validate } from './problems';
+import { collect, ConfigError, Origin, Problem, problemAt, suggestion, validate } from './problems';
 import { loadYaml, merge, Sourced } from './source';
 import { EntryKind, expandEntry, ExpandedEntry } from './sweep';
 
@@ -132,40 +133,97 @@ function presetNames(ws: Workspace, kind: string): string[] {
     : [];
 }
 
-/** A preset file, mounted at `mountAt` in the config being built. */
-function loadPreset(ws: Workspace, kind: string, name: string, ref: Sourced, mountAt: string[]): Sourced {
-  const rel = join(ws.presets, kind, `${name}.yaml`);
-  if (!existsSync(join(ws.root, rel))) {
-    const available = presetNames(ws, kind);
-    throw new ConfigError([
-      { origin: ref.originOf([]), message: `unknown ${kind} preset "${name}"${suggestion(name, available)} (available: ${available.join(', ')}; looked for ${rel})` },
-    ]);
+/**
+ * The preset files (and sampler modules) of one load, each read and parsed once: every entry names
+ * its presets, and a sweep of 100,000 sampler settings named the same two files 100,000 times,
+ * reading and parsing them each time (most of its validation). A file's content, or the
+ * ConfigError it gave, is kept for the load only, so an edit between two loads (`lambda-hat
+ * watch`) is always seen.
+ */
+export class Presets {
+  private readonly files = new Map<string, Sourced | ConfigError | undefined>();
+  private readonly names = new Map<string, string[]>();
+  private readonly samplers = new Map<SamplerName, Promise<SamplerModule>>();
+
+  constructor(readonly ws: Workspace) {}
+
+  /** A sampler's module, for its options' schema: finding its file is a file-system lookup, once per load. */
+  sampler(name: SamplerName): Promise<SamplerModule> {
+    if (!this.samplers.has(name)) this.samplers.set(name, loadSampler(name));
+    return this.samplers.get(name)!;
   }
-  const preset = loadYaml(join(ws.root, rel), rel);
-  return (preset.value === null ? Sourced.of({}, preset.originOf([])) : preset).mountAt(mountAt);
+
+  /**
+   * The preset `name` of `kind`, mounted at `mountAt` in the config being built; `ref` is where the
+   * entry names it. Its file is added to `used`, so problems found in it can name that place.
+   */
+  load(kind: string, name: string, ref: Sourced, mountAt: string[], used: Map<string, Origin>): Sourced {
+    const rel = join(this.ws.presets, kind, `${name}.yaml`);
+    if (!this.files.has(rel)) {
+      const abs = join(this.ws.root, rel);
+      let file: Sourced | ConfigError | undefined;
+      try {
+        file = existsSync(abs) ? loadYaml(abs, rel) : undefined;
+      } catch (e) {
+        if (!(e instanceof ConfigError)) throw e;
+        file = e;
+      }
+      this.files.set(rel, file);
+    }
+    const file = this.files.get(rel);
+    if (file === undefined) {
+      if (!this.names.has(kind)) this.names.set(kind, presetNames(this.ws, kind));
+      const available = this.names.get(kind)!;
+      throw new ConfigError([
+        { origin: ref.originOf([]), message: `unknown ${kind} preset "${name}"${suggestion(name, available)} (available: ${available.join(', ')}; looked for ${rel})` },
+      ]);
+    }
+    used.set(rel, ref.originOf([]));
+    if (file instanceof ConfigError) throw file;
+    return (file.value === null ? Sourced.of({}, file.originOf([])) : file).mountAt(mountAt);
+  }
+}
+
+/**
+ * `e` with every problem found in a preset file the entry uses (`used`: file → where the entry
+ * names it) given that place, so the message says which entry brought the preset in.
+ */
+function viaPresets(e: unknown, used: Map<string, Origin>): unknown {
+  if (!(e instanceof ConfigError)) return e;
+  return new ConfigError(
+    e.problems.map((p) => {
+      const ref = used.get(p.origin.file);
+      return ref ? { ...p, origin: { ...p.origin, via: [ref] } } : p;
+    }),
+  );
 }
 
 /** A target entry (`{model, data, teacher, training, seed, overrides}`) resolved against the presets. */
-export function resolveTarget(ws: Workspace, entry: Sourced): TargetSpec {
-  const e = validate(TargetEntry, entry, 'a target entry');
-  const problems: Problem[] = [];
-  let config = Sourced.of({}, entry.originOf([]));
-  for (const kind of ['model', 'data', 'teacher', 'training'] as const) {
-    const preset = collect(problems, () => loadPreset(ws, kind, e[kind], entry.at([kind]), [kind]));
-    if (preset) config = merge(config, preset);
+export function resolveTarget(ws: Workspace, entry: Sourced, presets = new Presets(ws)): TargetSpec {
+  const used = new Map<string, Origin>();
+  try {
+    const e = validate(TargetEntry, entry, 'a target entry');
+    const problems: Problem[] = [];
+    let config = Sourced.of({}, entry.originOf([]));
+    for (const kind of ['model', 'data', 'teacher', 'training'] as const) {
+      const preset = collect(problems, () => presets.load(kind, e[kind], entry.at([kind]), [kind], used));
+      if (preset) config = merge(config, preset);
+    }
+    if (problems.length) throw new ConfigError(problems);
+    if (e.overrides) config = merge(config, entry.at(['overrides']));
+    const c = validate(TargetConfig, config, 'a target config');
+    const model = resolveModel(c.model);
+    const build: BuildSpec = {
+      seed: e.seed,
+      model,
+      teacher: resolveTeacher(c.teacher, c.model, model),
+      data: resolveData(c.data, c.training.loss),
+      training: resolveTraining(c.training),
+    };
+    return { id: contentId('tgt', build), build };
+  } catch (e) {
+    throw viaPresets(e, used);
   }
-  if (problems.length) throw new ConfigError(problems);
-  if (e.overrides) config = merge(config, entry.at(['overrides']));
-  const c = validate(TargetConfig, config, 'a target config');
-  const model = resolveModel(c.model);
-  const build: BuildSpec = {
-    seed: e.seed,
-    model,
-    teacher: resolveTeacher(c.teacher, c.model, model),
-    data: resolveData(c.data, c.training.loss),
-    training: resolveTraining(c.training),
-  };
-  return { id: contentId('tgt', build), build };
 }
 
 export interface SamplerSetting {
@@ -176,28 +234,33 @@ export interface SamplerSetting {
 }
 
 /** A sampler entry (`{name, seed, posterior, overrides}`) resolved against the presets. */
-export async function resolveSampler(ws: Workspace, entry: Sourced): Promise<SamplerSetting> {
-  const e = validate(SamplerEntry, entry, 'a sampler entry');
-  if (!isSamplerName(e.name)) {
-    const known = [...SAMPLER_NAMES].sort();
-    throw new ConfigError([
-      problemAt(entry.originOf(['name']), [], `unknown sampler "${e.name}"${suggestion(e.name, known)} (available: ${known.join(', ')})`),
-    ]);
+export async function resolveSampler(ws: Workspace, entry: Sourced, presets = new Presets(ws)): Promise<SamplerSetting> {
+  const used = new Map<string, Origin>();
+  try {
+    const e = validate(SamplerEntry, entry, 'a sampler entry');
+    if (!isSamplerName(e.name)) {
+      const known = [...SAMPLER_NAMES].sort();
+      throw new ConfigError([
+        problemAt(entry.originOf(['name']), [], `unknown sampler "${e.name}"${suggestion(e.name, known)} (available: ${known.join(', ')})`),
+      ]);
+    }
+    const problems: Problem[] = [];
+    const sampler = await presets.sampler(e.name);
+    const options = collect(problems, () => {
+      let src = presets.load('sampler', e.name, entry.at(['name']), [], used);
+      if (e.overrides) src = merge(src, entry.at(['overrides']));
+      return validate(sampler.options, src, `${e.name} options`) as Record<string, unknown>;
+    });
+    const posterior = collect(problems, () => {
+      let src = presets.load('posterior', 'default', entry, [], used);
+      if (e.posterior) src = merge(src, entry.at(['posterior']));
+      return resolvePosterior(validate(PosteriorConfig, src, 'the posterior config'));
+    });
+    if (problems.length || !options || !posterior) throw new ConfigError(problems);
+    return { sampler: e.name, seed: e.seed, options, posterior };
+  } catch (e) {
+    throw viaPresets(e, used);
   }
-  const problems: Problem[] = [];
-  const sampler = await loadSampler(e.name);
-  const options = collect(problems, () => {
-    let src = loadPreset(ws, 'sampler', e.name, entry.at(['name']), []);
-    if (e.overrides) src = merge(src, entry.at(['overrides']));
-    return validate(sampler.options, src, `${e.name} options`) as Record<string, unknown>;
-  });
-  const posterior = collect(problems, () => {
-    let src = loadPreset(ws, 'posterior', 'default', entry, []);
-    if (e.posterior) src = merge(src, entry.at(['posterior']));
-    return resolvePosterior(validate(PosteriorConfig, src, 'the posterior config'));
-  });
-  if (problems.length || !options || !posterior) throw new ConfigError(problems);
-  return { sampler: e.name, seed: e.seed, options, posterior };
 }
 
 export function runId(target: string, s: SamplerSetting): string {
@@ -239,6 +302,7 @@ function distinguish(keys: string[], labels: Record<string, string>): void {
 export async function loadExperiment(ws: Workspace, absFile: string): Promise<Experiment> {
   const file = relative(ws.root, absFile);
   const doc = loadYaml(absFile, file);
+  const presets = new Presets(ws);
   const top = validate(ExperimentFile, doc, 'an experiment file');
   const problems: Problem[] = [];
   const labels: Record<string, string> = {};
@@ -248,7 +312,7 @@ export async function loadExperiment(ws: Workspace, absFile: string): Promise<Ex
   const targets: TargetSpec[] = [];
   const targetSites = new Map<string, EntrySite>();
   for (const x of top.targets.flatMap((_, i) => expand('targets', i, TARGET_KIND))) {
-    const t = collect(problems, () => resolveTarget(ws, x.entry));
+    const t = collect(problems, () => resolveTarget(ws, x.entry, presets));
     if (!t) continue;
     const first = targetSites.get(t.id);
     if (first) {
@@ -266,7 +330,7 @@ export async function loadExperiment(ws: Workspace, absFile: string): Promise<Ex
   for (const x of top.samplers.flatMap((_, i) => expand('samplers', i, SAMPLER_KIND))) {
     let s: SamplerSetting | undefined;
     try {
-      s = await resolveSampler(ws, x.entry);
+      s = await resolveSampler(ws, x.entry, presets);
     } catch (err) {
       if (!(err instanceof ConfigError)) throw err;
       problems.push(...err.problems);

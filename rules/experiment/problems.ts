@@ -13,6 +13,11 @@ export interface Origin {
   path: Path;
   line: number;
   col: number;
+  /**
+   * For a place in a preset file: the places in the file being loaded that use the preset (an
+   * entry's `model: small`, `name: sgld`), so a problem found there says which entries it reaches.
+   */
+  via?: Origin[];
 }
 
 export interface Problem {
@@ -25,24 +30,30 @@ export class ConfigError extends Error {
 
   /**
    * Identical problems are listed once: the same mistake is met once per entry that shares it (a
-   * swept entry's every element, a tuning file's posterior under every method).
+   * swept entry's every element, a tuning file's posterior under every method, a preset that many
+   * entries use, whose problem then lists every entry that uses it).
    */
   constructor(problems: Problem[]) {
-    const seen = new Set<string>();
-    const unique = problems.filter((p) => {
-      const key = JSON.stringify(p);
-      return seen.has(key) ? false : (seen.add(key), true);
-    });
-    super(sortProblems(unique).map(formatProblem).join('\n'));
+    const unique = new Map<string, { problem: Problem; via: Map<string, Origin> }>();
+    for (const p of problems) {
+      const { via, ...origin } = p.origin;
+      const key = JSON.stringify({ origin, message: p.message });
+      let u = unique.get(key);
+      if (!u) unique.set(key, (u = { problem: { origin, message: p.message }, via: new Map() }));
+      for (const v of via ?? []) u.via.set(JSON.stringify(v), v);
+    }
+    const merged = [...unique.values()].map(({ problem, via }) => (via.size ? { ...problem, origin: { ...problem.origin, via: [...via.values()] } } : problem));
+    super(sortProblems(merged).map(formatProblem).join('\n'));
     this.name = 'ConfigError';
-    this.problems = unique;
+    this.problems = merged;
   }
 }
 
+const compareOrigins = (a: Origin, b: Origin) => a.file.localeCompare(b.file) || a.line - b.line || a.col - b.col;
+const sortOrigins = (origins: Origin[]) => [...origins].sort(compareOrigins);
+
 function sortProblems(problems: Problem[]): Problem[] {
-  return [...problems].sort(
-    (a, b) => a.origin.file.localeCompare(b.origin.file) || a.origin.line - b.origin.line || a.origin.col - b.origin.col || a.message.localeCompare(b.message),
-  );
+  return [...problems].sort((a, b) => compareOrigins(a.origin, b.origin) || a.message.localeCompare(b.message));
 }
 
 /** `targets[1].overrides.training.steps` */
@@ -58,10 +69,20 @@ export function renderPath(path: Path): string {
 const ESCAPES: Record<string, string> = { '\n': '\\n', '\r': '\\r', '\t': '\\t' };
 const escapeControls = (s: string) => s.replace(/[\p{Cc}\u2028\u2029]/gu, (c) => ESCAPES[c] ?? `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
 
-/** Line 0 marks an origin that is not a file (a command-line option): it has no position. */
+/** `exp.yaml:5:5: samplers[0].name`; line 0 marks an origin that is not a file (a command-line option): it has no position. */
+function formatPlace(o: Origin): string {
+  const where = o.line > 0 ? `${o.file}:${o.line}:${o.col}` : o.file;
+  return o.path.length > 0 ? `${where}: ${renderPath(o.path)}` : where;
+}
+
+/**
+ * One line: the place, the message, and for a place in a preset the first place that uses it
+ * (`(a preset, used at exp.yaml:5:5: samplers[0].name and 3 other places)`).
+ */
 export function formatProblem(p: Problem): string {
-  const where = p.origin.line > 0 ? `${p.origin.file}:${p.origin.line}:${p.origin.col}` : p.origin.file;
-  return escapeControls(p.origin.path.length > 0 ? `${where}: ${renderPath(p.origin.path)}: ${p.message}` : `${where}: ${p.message}`);
+  const via = p.origin.via ?? [];
+  const used = via.length ? ` (a preset, used at ${formatPlace(sortOrigins(via)[0])}${via.length > 1 ? ` and ${via.length - 1} other place${via.length > 2 ? 's' : ''}` : ''})` : '';
+  return escapeControls(`${formatPlace(p.origin)}: ${p.message}${used}`);
 }
 
 /** Runs `fn`, turning a thrown ConfigError into collected problems. */
@@ -224,7 +245,9 @@ export function validate<S extends z.ZodType>(schema: S, src: Sourced, what: str
       case 'invalid_value': {
         const value = valueAt(src.value, path);
         const options = issue.values.map(String);
-        at(path, `expected one of ${options.join(', ')}, got ${describe(value)}${suggestion(String(value), options)}`);
+        // Missing from a preset (or an entry): the place reported is the mapping, so name the key.
+        if (value === undefined && path.length > 0) at(path, `missing required key "${path[path.length - 1]}" in ${what} (one of ${options.join(', ')})`);
+        else at(path, `expected one of ${options.join(', ')}, got ${describe(value)}${suggestion(String(value), options)}`);
         break;
       }
       case 'invalid_union': {

@@ -14,7 +14,7 @@ import { ObjectiveConfig } from '../../packages/llc/src/tune/objective';
 import { PrunerConfig } from '../../packages/llc/src/tune/pruner';
 import { Distribution, SearchSpace } from '../../packages/llc/src/tune/space';
 import { SamplerConfig } from '../../packages/llc/src/tune/tpe';
-import { resolveSampler, resolveTarget, RunSpec, runId, TargetSpec, Workspace } from '../experiment';
+import { Presets, resolveSampler, resolveTarget, RunSpec, runId, TargetSpec, Workspace } from '../experiment';
 import { nameProblem } from '../experiment/names';
 import { collect, ConfigError, Problem, problemAt, suggestion, validate } from '../experiment/problems';
 import { fromAssignment, loadYaml, merge, Sourced } from '../experiment/source';
@@ -117,7 +117,7 @@ interface ResolvedMethod extends TuneMethod {
   posterior: PosteriorSpec;
 }
 
-async function resolveMethod(ws: Workspace, doc: Sourced, i: number, hasPosterior: boolean, spaces: Record<string, Record<string, unknown>>): Promise<ResolvedMethod> {
+async function resolveMethod(ws: Workspace, presets: Presets, doc: Sourced, i: number, hasPosterior: boolean, spaces: Record<string, Record<string, unknown>>): Promise<ResolvedMethod> {
   let entry = doc.at(['methods', i]);
   // `- sgld` is short for `- { name: sgld }`.
   if (typeof entry.value === 'string') entry = Sourced.of({ name: entry.value }, entry.originOf([]));
@@ -126,7 +126,7 @@ async function resolveMethod(ws: Workspace, doc: Sourced, i: number, hasPosterio
     const known = [...SAMPLER_NAMES].sort();
     throw new ConfigError([problemAt(entry.originOf(['name']), [], `unknown sampler "${e.name}"${suggestion(e.name, known)} (available: ${known.join(', ')})`)]);
   }
-  const setting = await resolveSampler(ws, withPosterior(entry, doc, hasPosterior));
+  const setting = await resolveSampler(ws, withPosterior(entry, doc, hasPosterior), presets);
   if (!(e.name in spaces)) {
     throw new ConfigError([problemAt(doc.originOf(['search_space']), [], `missing search space for method "${e.name}" (methods[${i}]): add search_space.${e.name}`)]);
   }
@@ -191,11 +191,12 @@ export async function loadTuneConfig(ws: Workspace, absFile: string, sets: strin
   for (const s of sets) doc = merge(doc, fromAssignment(s));
   const top = validate(TuneFile, doc, 'a tuning file');
   const problems: Problem[] = [];
+  const presets = new Presets(ws);
 
   const targets: TargetSpec[] = [];
   top.problems.forEach((_, i) => {
     const entry = doc.at(['problems', i]);
-    const t = collect(problems, () => resolveTarget(ws, entry));
+    const t = collect(problems, () => resolveTarget(ws, entry, presets));
     if (!t) return;
     const first = targets.findIndex((x) => x.id === t.id);
     if (first >= 0) problems.push({ origin: entry.originOf([]), message: `duplicate problem: resolves to the same target as problems[${first}] (${t.id})` });
@@ -207,7 +208,7 @@ export async function loadTuneConfig(ws: Workspace, absFile: string, sets: strin
   for (let i = 0; i < top.methods.length; i++) {
     let m: ResolvedMethod | undefined;
     try {
-      m = await resolveMethod(ws, doc, i, hasPosterior, top.search_space);
+      m = await resolveMethod(ws, presets, doc, i, hasPosterior, top.search_space);
     } catch (err) {
       if (!(err instanceof ConfigError)) throw err;
       problems.push(...err.problems);
@@ -226,7 +227,7 @@ export async function loadTuneConfig(ws: Workspace, absFile: string, sets: strin
   try {
     const base = Sourced.of({ name: 'hmc' }, doc.originOf(['reference']));
     const entry = top.reference ? merge(base, doc.at(['reference'])) : base;
-    reference = await resolveSampler(ws, withPosterior(entry, doc, hasPosterior));
+    reference = await resolveSampler(ws, withPosterior(entry, doc, hasPosterior), presets);
   } catch (err) {
     if (!(err instanceof ConfigError)) throw err;
     problems.push(...err.problems);

@@ -5,15 +5,20 @@
  * sweeps, `__proto__` keys, YAML syntax errors, deep nesting, aliases, long strings, control
  * characters, binary garbage, empty files — and loads each in this process. Each must load (a
  * mutation can be harmless; at least 90% must be refused) or throw a ConfigError whose every line
- * names the file and holds no stack frame; anything else thrown is a bug. A sample also goes
- * through the real CLI: exit status 2, no stack trace. The seed is fixed, so a failure reproduces.
+ * names the file and holds no stack frame; anything else thrown is a bug. A line about a preset
+ * under config/ also names the place in the file that uses the preset. Two things must always be
+ * refused, judged without the loaders (the fuzz found both loaded silently): bytes that are not
+ * UTF-8 (Node's own check) and YAML tags outside the core schema (the parser's own reading). A
+ * sample also goes through the real CLI: exit status 2, no stack trace. The seed is fixed, so a
+ * failure reproduces.
  */
+import { isUtf8 } from 'node:buffer';
 import { spawn } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
-import { parse } from 'yaml';
+import { isNode, parse, parseDocument, visit } from 'yaml';
 import { afterAll, describe, expect, it } from 'vitest';
 import { ConfigError, loadExperiment } from '../../rules/experiment';
 import { loadTuneConfig } from '../../rules/tune/config';
@@ -78,15 +83,41 @@ async function load(kind: Kind, abs: string): Promise<unknown> {
 }
 
 /** What is wrong with what loading `rel` threw, or undefined when it is a well-formed ConfigError. */
-function checkError(e: unknown, rel: string): string | undefined {
+function checkError(e: unknown, rel: string, kind: Kind): string | undefined {
   if (!(e instanceof ConfigError)) return `threw ${(e as Error)?.constructor?.name ?? typeof e}, not a ConfigError: ${(e as Error)?.stack ?? String(e)}`;
   if (e.problems.length === 0 || e.message.trim() === '') return 'a ConfigError without problems';
   if (STACK_FRAME.test(e.message)) return `a stack frame in the message:\n${e.message.slice(0, 2000)}`;
   for (const line of e.message.split('\n')) {
     // Every line names the file; a problem found in a preset merged under the file names the preset.
     if (!line.startsWith(`${rel}:`) && !/^config\/[\w/.-]+\.yaml:\d+:\d+: /.test(line)) return `a message line that names no file: ${JSON.stringify(line.slice(0, 300))}`;
+    // …and the entry of the file that uses the preset (cards merge over theirs, no entry names them).
+    if (kind !== 'card' && !line.startsWith(`${rel}:`) && !line.includes(`(a preset, used at ${rel}:`))
+      return `a problem in a preset that names no place in the file using it: ${JSON.stringify(line.slice(0, 300))}`;
   }
   return undefined;
+}
+
+const CORE_TAGS = ['str', 'int', 'float', 'bool', 'null', 'map', 'seq'].map((t) => `tag:yaml.org,2002:${t}`);
+
+/**
+ * What in `content` must keep it from loading, judged without the loaders, and the words the
+ * refusal must use: bytes that are not UTF-8, or a YAML tag outside the core schema.
+ */
+function mustRefuse(content: string | Buffer): { what: string; says: RegExp } | undefined {
+  const bytes = typeof content === 'string' ? Buffer.from(content) : content;
+  if (!isUtf8(bytes)) return { what: 'bytes that are not UTF-8', says: /:\d+:\d+: invalid UTF-8 at byte offset \d+ / };
+  const doc = parseDocument(bytes.toString('utf8'), { schema: 'core', uniqueKeys: true, strict: true });
+  if (doc.errors.length) return undefined;
+  let tag: string | undefined;
+  visit(doc, (_, node) => {
+    if (isNode(node) && node.tag !== undefined && !CORE_TAGS.includes(node.tag)) {
+      tag = node.tag;
+      return visit.BREAK;
+    }
+    return undefined;
+  });
+  // Another problem may stop the walk before the tag (an alias bomb) or leave the tagged node unread (under a refused key).
+  return tag === undefined ? undefined : { what: `the YAML tag ${tag}`, says: /unknown YAML tag |alias|cannot be a key/ };
 }
 
 function preview(content: string | Buffer): string {
@@ -124,13 +155,18 @@ describe(`config fuzz (seed ${SEED.toString(16)})`, () => {
         let refused = false;
         let failure: string | undefined;
         let onlyPresets = false;
+        let caught: unknown;
         try {
           await load(kind, abs);
         } catch (e) {
           refused = true;
-          failure = checkError(e, rel);
+          caught = e;
+          failure = checkError(e, rel, kind);
           onlyPresets = e instanceof ConfigError && !e.message.split('\n').some((l) => l.startsWith(`${rel}:`));
         }
+        const refuse = mustRefuse(gen.content);
+        if (refuse && !refused) failure = `loaded although it holds ${refuse.what}`;
+        else if (refuse && !failure && !refuse.says.test((caught as Error).message)) failure = `refused without a word about ${refuse.what}: ${(caught as Error).message.slice(0, 600)}`;
         const ms = performance.now() - start;
         if (ms > MAX_LOAD_MS) failure = `${failure ? `${failure}; ` : ''}took ${ms.toFixed(0)} ms (limit ${MAX_LOAD_MS})`;
         outcomes.push({ file: rel, gen, refused, ms, failure, onlyPresets });
