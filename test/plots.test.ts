@@ -4,7 +4,7 @@
  * self-contained, deterministic SVG, including for diverged (NaN/Infinity) and degenerate runs.
  */
 import { describe, expect, it } from 'vitest';
-import { barPlot, comparisonPlot, ebfmi, energyPlot, overlayPlot, rankHistograms, rankPlot, runningMeanBand, runningMeanPlot, scatterPlot, tracePlot } from '../packages/llc/src/plots';
+import { barPlot, comparisonPlot, ebfmi, energyPlot, FAR, farPoints, overlayPlot, rankHistograms, rankPlot, runningMeanBand, runningMeanPlot, scatterPlot, tracePlot } from '../packages/llc/src/plots';
 import { fillNormal, fillUniform, keyFromSeed } from '../packages/llc/src/rng';
 
 interface Element {
@@ -376,6 +376,58 @@ describe('plots', () => {
   });
 });
 
+describe('farPoints: which runs of a target the comparison draws on an axis of their own', () => {
+  const at = (mean: number, halfWidth = 0.1, reference = false) => ({ mean, halfWidth, reference });
+  const far = (...points: ReturnType<typeof at>[]) => [...farPoints(points)].sort((a, b) => a - b);
+
+  it('splits off one run far from three that agree (VI against HMC, MCLMC and SGLD)', () => {
+    expect(far(at(1.51, 0.11, true), at(1.55, 0.14), at(1.61, 0.1), at(8.89, 2.2))).toEqual([3]);
+    // The same below the others, and in any order.
+    expect(far(at(9.1, 0.2), at(0.05, 0.01), at(9.3, 0.3, true), at(9.2, 0.2))).toEqual([1]);
+  });
+
+  it('splits nothing when the runs are close, or spread evenly', () => {
+    expect(far(at(1.51, 0.11, true), at(1.55, 0.14), at(1.61, 0.1), at(1.9, 0.2))).toEqual([]);
+    expect(far(at(1), at(2), at(4), at(8), at(16))).toEqual([]);
+  });
+
+  it('draws the line at FAR.factor times the others’ span, intervals included', () => {
+    // Two runs spanning [0.9, 1.1], width 0.2: a third whose interval starts just beyond 3 × 0.2 away is far, just within is not.
+    const gap = FAR.factor * 0.2;
+    expect(far(at(1, 0.1, true), at(1, 0.1), at(1.1 + gap + 0.01 + 0.1))).toEqual([2]);
+    expect(far(at(1, 0.1, true), at(1, 0.1), at(1.1 + gap - 0.01 + 0.1))).toEqual([]);
+    // A wide interval reaching back towards the others keeps a run near.
+    expect(far(at(1, 0.1, true), at(1, 0.1), at(3, 1.5))).toEqual([]);
+  });
+
+  it('splits two groups apart, keeping on the main axis the bigger one, or in a tie the reference run’s', () => {
+    // Three agree, two far from them (and from each other): both go.
+    expect(far(at(1.5, 0.05, true), at(1.6, 0.05), at(1.55, 0.05), at(9, 0.5), at(12, 0.5))).toEqual([3, 4]);
+    // Two and two: the reference's pair stays, whichever side it is on.
+    expect(far(at(1.5, 0.05, true), at(1.6, 0.05), at(9, 0.2), at(9.3, 0.2))).toEqual([2, 3]);
+    expect(far(at(1.5, 0.05), at(1.6, 0.05), at(9, 0.2, true), at(9.3, 0.2))).toEqual([0, 1]);
+    // Two and two with no reference: no side to prefer, so no split.
+    expect(far(at(1.5, 0.05), at(1.6, 0.05), at(9, 0.2), at(9.3, 0.2))).toEqual([]);
+    // Runs far on both sides of the agreeing ones.
+    expect(far(at(0.01, 0.001), at(1.5, 0.05, true), at(1.6, 0.05), at(1.55, 0.05), at(20, 1))).toEqual([0, 4]);
+  });
+
+  it('needs two runs that agree, and a spread to keep readable', () => {
+    expect(far(at(1.5, 0.05, true), at(9, 0.5))).toEqual([]);
+    expect(far(at(1.5, 0.05, true))).toEqual([]);
+    expect(far()).toEqual([]);
+    // Without intervals, runs 10% apart count as that wide (AGREEMENT.relative): a third 0.3 away is near, one far beyond is far.
+    expect(far(at(1.5, NaN, true), at(1.5, NaN), at(1.8, NaN))).toEqual([]);
+    expect(far(at(1.5, NaN, true), at(1.5, NaN), at(5, NaN))).toEqual([2]);
+    // Points that coincide exactly, with no intervals and λ̂ = 0, have nothing to keep readable.
+    expect(far(at(0, 0, true), at(0, 0), at(1, 0))).toEqual([]);
+  });
+
+  it('leaves runs without a finite λ̂ out, never far', () => {
+    expect(far(at(1.51, 0.11, true), at(NaN), at(1.55, 0.14), at(1.61, 0.1), at(Infinity), at(8.89, 2.2))).toEqual([5]);
+  });
+});
+
 describe('report plots', () => {
   const chains = 4;
   const draws = 200;
@@ -430,6 +482,46 @@ describe('report plots', () => {
     const x = points.map((p) => Number(centre(p).cx));
     expect(x[0]).toBeLessThan(x[1]);
     expect(x[1]).toBeLessThan(x[2]);
+  });
+
+  it('draw a run far from the others in a panel of its own, so that the others fill the main one', () => {
+    const point = (series: string, mean: number, halfWidth: number, reference = false) => ({ series, mean, halfWidth, tooltip: `${series}_1`, reference });
+    const svg = comparisonPlot({
+      groups: [
+        { label: 'tgt_a', points: [point('hmc', 1.51, 0.11, true), point('mclmc', 1.55, 0.14), point('sgld', 1.61, 0.1), point('vi', 8.89, 2.2)] },
+        { label: 'tgt_b', points: [point('hmc', 1.56, 0.08, true), point('mclmc', 1.67, 0.11), point('sgld', 1.66, 0.09), point('vi', 1.7, 0.3)] },
+      ],
+      series: ['hmc', 'mclmc', 'sgld', 'vi'],
+      yLabel: 'λ̂',
+      title: 'split',
+    });
+    const root = checkDocument(svg, 'split');
+    const [main, side] = withClass(root, 'panel');
+    expect([main.attributes['data-panel'], side.attributes['data-panel']]).toEqual(['main', 'far']);
+    const frame = (panel: Element) => {
+      const r = withClass(panel, 'frame')[0].attributes;
+      return { left: Number(r.x), right: Number(r.x) + Number(r.width), top: Number(r.y), bottom: Number(r.y) + Number(r.height) };
+    };
+    const [m, f] = [frame(main), frame(side)];
+    expect(f.left).toBeGreaterThan(m.right);
+    // The far panel holds tgt_a's VI run alone; tgt_b's VI run agrees with the others and stays.
+    expect(withClass(side, 'point').map((p) => p.children[0].text)).toEqual(['vi_1: 8.89 ± 2.2']);
+    expect(withClass(main, 'point').map((p) => p.attributes['data-series'])).toEqual(['hmc', 'mclmc', 'sgld', 'hmc', 'mclmc', 'sgld', 'vi']);
+    // The runs left in the main panel span most of its height: its scale is theirs.
+    const ends = withClass(main, 'point').flatMap((p) => p.children.filter((e) => e.name === 'line').flatMap((l) => [Number(l.attributes.y1), Number(l.attributes.y2)]));
+    expect((Math.max(...ends) - Math.min(...ends)) / (m.bottom - m.top)).toBeGreaterThan(0.6);
+    // An arrow where the far run was, pointing up at the top edge, and a heading naming the sampler.
+    const [arrow] = withClass(main, 'far-mark');
+    expect(arrow.attributes['data-series']).toBe('vi');
+    expect(arrow.children[0].text).toContain('far from the others');
+    const tip = arrow.children[1].attributes.points.split(' ').map((pt) => Number(pt.split(',')[1]));
+    expect(Math.min(...tip)).toBe(m.top);
+    expect(withClass(root, 'panel-heading').map((e) => e.text)).toEqual(['far from the others: vi']);
+    // Without a far run: one panel, as before.
+    const single = parseXml(comparison());
+    expect(withClass(single, 'panel').map((p) => p.attributes['data-panel'])).toEqual(['main']);
+    expect(withClass(single, 'far-mark')).toEqual([]);
+    expect(withClass(single, 'panel-heading')).toEqual([]);
   });
 
   it('overlay running means as lines and a final estimate (VI) as a marker with its interval', () => {

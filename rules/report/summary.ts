@@ -3,7 +3,9 @@
  * the targets' table, each target linking to its own page. Nothing here grows with a run's draws:
  * its size follows the number of runs (one table row each) and of targets.
  */
-import { comparisonPlot, ComparisonPoint } from '../../packages/llc/src/plots';
+import { comparisons } from '../../packages/llc/src/agreement';
+import { comparisonPlot, ComparisonPoint, FAR, farPoints } from '../../packages/llc/src/plots';
+import type { RunStatus } from '../../packages/llc/src/status';
 import { DISTINCT_COLOURS, label } from '../../packages/llc/src/plots/svg';
 import { DataColumn, dataTable, escapeHtml, plotImage, reportPage, section } from './html';
 import { runColumns, statusGuide, statusCounts } from './runs-table';
@@ -67,11 +69,15 @@ function comparisonSection(targets: TargetSummary[], entries: Entry[]): string {
   // More entries than colours would repeat colours: then one point per sampler, over its entries' runs.
   const perEntry = entries.length <= DISTINCT_COLOURS;
   const samplers = [...new Set(entries.map((e) => e.sampler))];
-  const points = (t: TargetSummary): ComparisonPoint[] =>
-    perEntry
-      ? t.runs.map((r) => ({ series: entries[r.entry].label, mean: r.mean ?? NaN, halfWidth: Z_95 * (r.mcse ?? NaN), tooltip: r.id }))
-      : samplers.map((s) => samplerPoint(s, t.runs.filter((r) => entries[r.entry].sampler === s)));
+  const points = (t: TargetSummary): ComparisonPoint[] => {
+    // The target's reference run, as the Δ ref column has it: it decides a tie between two halves (farPoints).
+    const reference = referenceRun(t, entries);
+    return perEntry
+      ? t.runs.map((r) => ({ series: entries[r.entry].label, mean: r.mean ?? NaN, halfWidth: Z_95 * (r.mcse ?? NaN), tooltip: r.id, reference: r === reference }))
+      : samplers.map((s) => ({ ...samplerPoint(s, t.runs.filter((r) => entries[r.entry].sampler === s)), reference: reference !== undefined && entries[reference.entry].sampler === s }));
+  };
   const shown = targets.slice(0, MAX_COMPARED_TARGETS);
+  const split = shown.some((t) => farPoints(points(t)).size > 0);
   const chunks = Array.from({ length: Math.ceil(shown.length / TARGETS_PER_PLOT) }, (_, i) => shown.slice(i * TARGETS_PER_PLOT, (i + 1) * TARGETS_PER_PLOT));
   const plots = chunks.map((chunk, i) => {
     const range = chunks.length > 1 ? ` (targets ${i * TARGETS_PER_PLOT + 1}–${i * TARGETS_PER_PLOT + chunk.length} of ${targets.length})` : '';
@@ -87,9 +93,21 @@ function comparisonSection(targets: TargetSummary[], entries: Entry[]): string {
     perEntry
       ? 'Each point is one run’s λ̂ with its 95% interval (±1.96·MCSE).'
       : `The experiment has ${entries.length} sampler entries, more than the plot can colour apart, so each point is one sampler’s mean λ̂ over its runs on the target, with a 95% interval for that mean (±1.96 × the standard deviation over runs / √runs); hover for the number of runs. Each target’s page has every run.`,
+    ...(split
+      ? [
+          `A point far from the others on its target — more than ${FAR.factor} times their spread away from them (the spread of their intervals, taken as at least ${FAR.minRelativeSpan * 100}% of their λ̂) — is drawn in the panel on the right, on a scale of its own, so that the others keep a readable scale; an arrow in its place in the main panel points its way.`,
+        ]
+      : []),
     ...(targets.length > shown.length ? [`The plots show the first ${shown.length} of the ${targets.length} targets; the tables and the target pages have them all.`] : []),
   ];
   return notes.map((n) => `<p class="note">${escapeHtml(n)}</p>`).join('') + `<div class="plots">${plots.join('')}</div>`;
+}
+
+/** The target's reference run (agreement.ts): the most trusted sampler's with a usable λ̂, or none. */
+function referenceRun(t: TargetSummary, entries: Entry[]): RunSummary | undefined {
+  const compared = comparisons(t.runs.map((r) => ({ id: r.id, target: t.id, sampler: entries[r.entry].sampler, mean: r.mean, mcse: r.mcse, state: r.state as RunStatus['state'] })));
+  const id = compared.values().next().value?.reference.id;
+  return t.runs.find((r) => r.id === id);
 }
 
 /** One sampler's runs on one target as a single point: their mean λ̂, with a 95% interval for that mean. */

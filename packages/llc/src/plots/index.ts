@@ -7,7 +7,7 @@ export { tracePlot, type TracePlotOptions } from './trace';
 export { runningMeanBand, runningMeanPlot, type RunningMeanBand, type RunningMeanPlotOptions } from './running-mean';
 export { defaultRankBins, rankHistograms, rankPlot, type RankPlotOptions } from './rank';
 export { ebfmi, energyPlot, type EnergyPlotOptions } from './energy';
-export { comparisonPlot, type ComparisonPlotOptions, type ComparisonPoint } from './comparison';
+export { comparisonPlot, FAR, farPoints, type ComparisonPlotOptions, type ComparisonPoint } from './comparison';
 export { overlayPlot, type OverlayPlotOptions, type OverlaySeries } from './overlay';
 export { scatterPlot, type ScatterPlotOptions, type ScatterSet } from './scatter';
 export { barPlot, type BarPlotOptions } from './bars';

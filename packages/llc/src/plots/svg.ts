@@ -176,8 +176,8 @@ export function xAxis(frame: Frame, scale: Scale, axisLabel: string): string {
   return `<g class="x-axis">${parts.join('')}</g>`;
 }
 
-/** The left axis, with faint horizontal grid lines across the frame at its ticks. */
-export function yAxis(frame: Frame, scale: Scale, axisLabel: string): string {
+/** The left axis, with faint horizontal grid lines across the frame at its ticks; its label, turned, at `labelX` (the document's left margin unless a panel beside another says otherwise). */
+export function yAxis(frame: Frame, scale: Scale, axisLabel: string, labelX = 16): string {
   const right = frame.left + frame.width;
   const parts = [`<line x1="${num(frame.left)}" y1="${num(frame.top)}" x2="${num(frame.left)}" y2="${num(frame.top + frame.height)}" ${AXIS_STYLE}/>`];
   for (const tick of scale.ticks) {
@@ -188,7 +188,7 @@ export function yAxis(frame: Frame, scale: Scale, axisLabel: string): string {
     parts.push(text(frame.left - TICK_LENGTH - 3, y + 4, tick.label, 'class="tick" text-anchor="end"'));
   }
   const middle = frame.top + frame.height / 2;
-  parts.push(text(16, middle, axisLabel, `class="axis-label" text-anchor="middle" font-size="12" transform="rotate(-90 16 ${num(middle)})"`));
+  parts.push(text(labelX, middle, axisLabel, `class="axis-label" text-anchor="middle" font-size="12" transform="rotate(-90 ${num(labelX)} ${num(middle)})"`));
   return `<g class="y-axis">${parts.join('')}</g>`;
 }
 
