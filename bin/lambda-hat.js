@@ -9,7 +9,7 @@ const COMMANDS = {
   validate: { module: '../rules/cli.ts', usage: 'validate <experiment.yaml>', summary: 'check an experiment file; list its targets and runs (sweeps expanded)' },
   plan: { module: '../runner/plan.ts', usage: 'plan [experiment.yaml]...', summary: 'what a run would do: each target and run done, to run or failed last time' },
   tune: { module: '../runner/tune-cli.ts', usage: 'tune --config <tune.yaml> [--set key=value]... [--dry-run] [--backend name] [--card file]', summary: "tune samplers' hyperparameters against HMC" },
-  watch: { module: '../runner/watch.ts', usage: 'watch [-t <target>] [--debounce <ms>]', summary: 'rerun what an edit reaches whenever a file under config/ is saved' },
+  watch: { module: '../runner/watch.ts', usage: 'watch [-t <target>] [-p <experiment>] [--debounce <ms>]', summary: 'rerun what an edit reaches whenever a file under config/ is saved' },
   clean: { module: '../runner/plan.ts', usage: 'clean [--yes]', summary: 'list (with --yes: remove) artifacts no experiment or tuning file refers to' },
   cache: { module: '../runner/cache-server.ts', usage: 'cache serve --dir <dir> [--port P] [--host H] [--read-token T] [--write-token W] [--max-bytes N]', summary: "serve Nx's remote cache from a folder" },
   doctor: { module: '../rules/cli.ts', usage: 'doctor', summary: 'what this machine offers: kernels, GPU, BLAS, Slurm' },

@@ -2,8 +2,8 @@
  * `lambda-hat doctor`: what this machine offers lambda-hat, and why anything is missing: Node, each
  * kernel's availability with its reason, the WebGPU adapter, relaxed SIMD, the BLAS, and Slurm.
  */
-import { spawnSync } from 'node:child_process';
 import { cpus } from 'node:os';
+import type * as Execa from 'execa';
 import { chooseKernel, KERNELS } from '../packages/llc/src/kernels';
 import { describeIdentity } from '../packages/llc/src/kernels/identity';
 import { loadNativeAddon } from '../packages/llc/src/kernels/native';
@@ -12,9 +12,35 @@ import { gpu } from '../packages/llc/src/kernels/webgpu/device';
 import { adapterName, webgpuIdentity } from '../packages/llc/src/kernels/webgpu/kernel';
 import type { Dtype } from '../packages/llc/src/mlp';
 
-function version(command: string): string | null {
-  const r = spawnSync(command, ['--version'], { encoding: 'utf8' });
-  return r.status === 0 ? r.stdout.trim().split('\n')[0] : null;
+/**
+ * Slurm's commands read slurm.conf before anything else, `--version` included, and without one they
+ * retry for 60 s before failing (measured, Slurm 22.05); with one, `--version` answers in
+ * milliseconds.
+ */
+const VERSION_TIMEOUT_MS = 5_000;
+
+/**
+ * The first line `<command> --version` prints; else whether the command is missing, or why it does
+ * not run: its last lines of stderr, the command line, and its exit status or time limit.
+ */
+function version(command: string): { version: string } | { missing: true } | { failed: string } {
+  // Loaded here: every worker loads this module (rules/cli.ts), and execa costs about 60 ms of CPU to load.
+  const { execaSync } = require('execa') as typeof Execa;
+  const r = execaSync(command, ['--version'], { stdin: 'ignore', timeout: VERSION_TIMEOUT_MS, reject: false });
+  if (!r.failed) return { version: r.stdout.trim().split('\n')[0] };
+  if (r.code === 'ENOENT') return { missing: true };
+  const stderr = r.stderr.trim().split('\n').slice(-3).join('; ');
+  const how = (r.shortMessage ?? '').split('\n')[0];
+  return { failed: stderr ? `${stderr} (${how})` : how };
+}
+
+/** The Slurm line: the version sbatch reports and whether squeue runs, or why not. */
+function slurm(): string {
+  const sbatch = version('sbatch');
+  if ('missing' in sbatch) return 'no sbatch on PATH (the Slurm backends need sbatch, squeue and scancel)';
+  if ('failed' in sbatch) return `sbatch does not run: ${sbatch.failed}`;
+  const squeue = version('squeue');
+  return `${sbatch.version}${'missing' in squeue ? ', but no squeue' : 'failed' in squeue ? `, but squeue does not run: ${squeue.failed}` : ''}`;
 }
 
 export function doctor(): string[] {
@@ -43,7 +69,6 @@ export function doctor(): string[] {
   lines.push(`wasm       ${relaxedSimdSupported() ? 'relaxed SIMD (fused multiply-add)' : 'plain SIMD (no relaxed SIMD in this runtime)'}`);
   const native = loadNativeAddon();
   lines.push(`blas       ${'addon' in native ? native.addon.blas() : `none: ${native.reason}`}`);
-  const sbatch = version('sbatch');
-  lines.push(`slurm      ${sbatch ? `${sbatch}${version('squeue') ? '' : ', but no squeue'}` : 'no sbatch on PATH (the Slurm backends need sbatch, squeue and scancel)'}`);
+  lines.push(`slurm      ${slurm()}`);
   return lines;
 }

@@ -218,7 +218,9 @@ describe.runIf(slurm)('Slurm backends', () => {
       useCard(ws, 'slurm-cpu', 'partition=nosuch');
       const r = ws.nx('run-many', '-t', 'sample', '--batch');
       expect(r.status).not.toBe(0);
-      expect(r.output).toMatch(/FAILED on slurm \(config\/cards\/slurm-cpu\.yaml: partition nosuch, 2 CPUs\): Slurm rejected the job: sbatch: error: invalid partition specified: nosuch/);
+      expect(r.output).toMatch(/FAILED on slurm \(config\/cards\/slurm-cpu\.yaml: partition nosuch, 2 CPUs\): Slurm rejected the job: sbatch: error: invalid partition specified: nosuch$/m);
+      // sbatch's further lines, then the command that failed and how.
+      expect(r.output).toMatch(/^sbatch: error: Batch job submission failed: Invalid partition name specified \(Command failed with exit code 1: sbatch --parsable \S+\/job\.sh\)$/m);
       expect(r.output).not.toMatch(/^\s+at \//m);
       expect(ws.exists('artifacts/targets')).toBe(false);
     }, 2 * MINUTE);

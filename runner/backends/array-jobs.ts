@@ -30,6 +30,13 @@ import { Backend, OutputSink, Outcome, STDERR_TAIL_LINES, WorkerTask } from './t
 const PACK_WINDOW_MS = 300;
 /** How long a submitted element may stay invisible to the scheduler's queue before it counts as lost. */
 const VISIBILITY_GRACE_MS = 30_000;
+/**
+ * How long the scheduler's queue may stay unreadable (its controller restarting or unreachable, its
+ * command failing) before the tasks still waiting on it fail with the command's error. Until then a
+ * failed read is no news: exit files still end tasks, and no job counts as lost or is resubmitted
+ * while it may still be running.
+ */
+const QUEUE_UNREADABLE_MS = 300_000;
 
 /** What an adapter needs to write an array job's script. */
 export interface ArrayScript {
@@ -55,9 +62,12 @@ export interface ArrayScheduler {
   submit(script: string): Promise<string>;
   /** The key the scheduler gives element `index` of job `jobId`, e.g. `123_4`. */
   elementKey(jobId: string, index: number): string;
-  /** States of every element of these jobs the scheduler still knows, by key, with `what` naming the element in messages. */
+  /**
+   * States of every element of these jobs the scheduler still knows, by key, with `what` naming the
+   * element in messages. Rejects, with the command and its words, when the queue cannot be read.
+   */
   states(jobIds: string[], what: (key: string) => string): Promise<Map<string, ElementState>>;
-  /** Cancels these elements. Synchronous: it runs on Ctrl-C. */
+  /** Cancels these elements. Synchronous: it runs on Ctrl-C. Throws, with the command and its words, when that fails. */
   cancel(keys: string[]): void;
   /** The largest array the cluster accepts. */
   maxArraySize(): number;
@@ -133,13 +143,17 @@ export function jobScript(scheduler: Pick<ArrayScheduler, 'indexVariable' | 'dir
   ].join('\n');
 }
 
-export function arrayJobsBackend(workspaceRoot: string, scheduler: ArrayScheduler, card: ArrayCard, name: string): Backend {
+/** `queueUnreadableMs`: QUEUE_UNREADABLE_MS unless a test shortens it. */
+export function arrayJobsBackend(workspaceRoot: string, scheduler: ArrayScheduler, card: ArrayCard, name: string, { queueUnreadableMs = QUEUE_UNREADABLE_MS } = {}): Backend {
   const queue: Entry[] = [];
   const inflight = new Map<string, Element>();
   const workRoot = join(workspaceRoot, 'artifacts', '.work', scheduler.name.toLowerCase());
   let submissions = 0;
   let flushTimer: NodeJS.Timeout | undefined;
   let polling: NodeJS.Timeout | undefined;
+  /** When the queue's reads began to fail, while they do. */
+  let unreadableSince: number | undefined;
+  let cancelled = false;
 
   /** `retryable`: whether running the task again could end differently. */
   const finish = (entry: Entry, outcome: Omit<Outcome, 'attempts'>, retryable: boolean) => {
@@ -157,8 +171,8 @@ export function arrayJobsBackend(workspaceRoot: string, scheduler: ArraySchedule
     scheduleFlush();
   };
 
-  /** A task of `element` has ended: its log goes to its sink, its exit file (if any) decides. */
-  const settleTask = (element: Element, index: number, fate: string | null) => {
+  /** A task of `element` has ended: its log goes to its sink, its exit file (if any) decides; without one, `fate` says why, retried if `retryable`. */
+  const settleTask = (element: Element, index: number, fate: string | null, retryable = true) => {
     const entry = element.open.get(index)!;
     element.open.delete(index);
     for (const line of readLines(submissionFiles.out(element.dir, index))) entry.sink.stdout(line);
@@ -173,7 +187,7 @@ export function arrayJobsBackend(workspaceRoot: string, scheduler: ArraySchedule
       const reason = exit.timedOut ? `${what} ${exit.reason}` : `${exit.reason} in ${what}`;
       return finish(entry, { ...exit, reason, stderrTail }, !exit.inputError && !exit.timedOut);
     }
-    finish(entry, { ok: false, reason: fate ?? `${what} ended without running the task`, stderrTail }, true);
+    finish(entry, { ok: false, reason: fate ?? `${what} ended without running the task`, stderrTail }, retryable);
   };
 
   const poll = async () => {
@@ -182,10 +196,24 @@ export function arrayJobsBackend(workspaceRoot: string, scheduler: ArraySchedule
     // Endings first: a task is done when its exit file is there, even while its chunk runs on.
     for (const element of inflight.values()) for (const index of [...element.open.keys()]) if (existsSync(submissionFiles.exit(element.dir, index))) settleTask(element, index, null);
     const jobIds = [...new Set([...inflight.values()].map((e) => e.jobId))];
-    const states = await scheduler.states(jobIds, (key) => `${scheduler.name} job ${key}`);
+    let states: Map<string, ElementState> | null = null;
+    try {
+      states = await scheduler.states(jobIds, (key) => `${scheduler.name} job ${key}`);
+      unreadableSince = undefined;
+    } catch (e) {
+      unreadableSince ??= Date.now();
+      const seconds = Math.round((Date.now() - unreadableSince) / 1000);
+      if (Date.now() - unreadableSince >= queueUnreadableMs) {
+        // Not retried: a resubmitted task could run beside the first, which may still be running.
+        for (const element of [...inflight.values()]) {
+          inflight.delete(element.key);
+          for (const index of [...element.open.keys()]) settleTask(element, index, `the state of ${scheduler.name} job ${element.key} is unknown: the queue could not be read for ${seconds} s: ${(e as Error).message}`, false);
+        }
+      }
+    }
     const now = Date.now();
     for (const element of [...inflight.values()]) {
-      const state = states.get(element.key);
+      const state = states?.get(element.key);
       let fate: string | null | undefined;
       if (state) {
         if (state.phase === 'completed') fate = null;
@@ -195,13 +223,14 @@ export function arrayJobsBackend(workspaceRoot: string, scheduler: ArraySchedule
         const exitFile = join(element.dir, `element-${element.index}.exit`);
         const status = existsSync(exitFile) ? readFileSync(exitFile, 'utf8').trim() : null;
         if (status !== null) fate = status === '0' ? null : `${scheduler.name} job ${element.key} exited with status ${status}`;
-        else if (now - element.submittedAt > VISIBILITY_GRACE_MS) fate = `${scheduler.name} job ${element.key} disappeared from the queue without an exit status`;
+        else if (states && now - element.submittedAt > VISIBILITY_GRACE_MS) fate = `${scheduler.name} job ${element.key} disappeared from the queue without an exit status`;
       }
       if (fate === undefined && element.open.size > 0) continue;
       inflight.delete(element.key);
       for (const index of [...element.open.keys()]) settleTask(element, index, fate ?? null);
     }
-    if (inflight.size > 0) polling = setTimeout(() => void poll(), card.poll_seconds * 1000);
+    // A poll that was waiting on the queue when everything was cancelled polls no more.
+    if (inflight.size > 0 && !cancelled) polling = setTimeout(() => void poll(), card.poll_seconds * 1000);
   };
 
   const submit = async (chunks: Entry[][]) => {
@@ -263,11 +292,20 @@ export function arrayJobsBackend(workspaceRoot: string, scheduler: ArraySchedule
       });
     },
     cancelAll() {
+      cancelled = true;
       queue.length = 0;
       clearTimeout(flushTimer);
       clearTimeout(polling);
       const keys = [...inflight.keys()];
-      if (keys.length) scheduler.cancel(keys);
+      if (!keys.length) return;
+      try {
+        scheduler.cancel(keys);
+      } catch (e) {
+        // This runs in the Ctrl-C handler just before exit, and after a failed tune: thrown, the error
+        // would end the process with a stack trace (or hide the tune's own error) instead of saying
+        // which jobs may still be running.
+        process.stderr.write(`lambda-hat: could not cancel ${scheduler.name} jobs ${keys.join(', ')}, which may still be running: ${(e as Error).message}\n`);
+      }
     },
     close() {},
   };

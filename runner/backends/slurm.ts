@@ -4,15 +4,54 @@
  * State comes from `squeue -r -t all`, which works without slurmdbd (no sacct needed); with
  * MinJobAge short enough that Slurm forgets a finished job, the exit files written inside the job
  * still account for it.
+ *
+ * The Slurm commands run through execa: a failure becomes an error that names the command line and
+ * carries what it wrote to stderr, each command has a time limit, and one still running when this
+ * process exits (Ctrl-C) is killed rather than left behind.
  */
-import { execFile, execFileSync } from 'node:child_process';
 import { join } from 'node:path';
-import { promisify } from 'node:util';
+import type * as Execa from 'execa';
 import type { SlurmCard } from '../cards';
 import { ArrayScheduler, arrayJobsBackend, ArrayScript, ElementState } from './array-jobs';
-import type { Backend } from './types';
+import { Backend, STDERR_TAIL_LINES } from './types';
 
-const run = promisify(execFile);
+let loaded: typeof Execa | undefined;
+/**
+ * execa, loaded when a Slurm command first runs rather than imported: every executor loads this
+ * module (backends/index.ts), and execa costs about 60 ms of CPU to load, which a local run would
+ * otherwise pay per executor, so per task with --batch=false. (This module cannot be the one loaded
+ * late instead: Nx removes its TypeScript hook once the executor is loaded, plugins/lambda-hat/src/typescript.ts.)
+ */
+function execaModule(): typeof Execa {
+  return (loaded ??= require('execa') as typeof Execa);
+}
+
+/**
+ * Time limits of the Slurm commands. Measured with Slurm 22.05 (MessageTimeout 10 s): with the
+ * controller unreachable, squeue gives up after 18 s and sbatch, scancel and scontrol after 9 s,
+ * and without a readable slurm.conf squeue retries for 59 s, each then saying why; these limits let
+ * those messages through and stop only a command that hangs. sbatch gets longer: it retries a busy
+ * controller on its own, and a submission it is stopped in the middle of may still be queued.
+ */
+const QUERY_TIMEOUT_MS = 90_000;
+const SUBMIT_TIMEOUT_MS = 300_000;
+/** No Slurm command here reads its stdin. */
+const COMMAND_OPTIONS = { stdin: 'ignore', timeout: QUERY_TIMEOUT_MS } as const;
+
+/**
+ * A failed Slurm command as an Error whose message is what the command wrote to stderr (its last
+ * lines: Slurm's own reason comes first in messages) and then which command failed and how: its
+ * exit status, the time limit it ran past, or that it could not start.
+ */
+export function slurmCommandError(e: unknown): Error {
+  const { ExecaError, ExecaSyncError } = execaModule();
+  if (!(e instanceof ExecaError || e instanceof ExecaSyncError)) return e instanceof Error ? e : new Error(String(e));
+  const output: unknown = e.stderr;
+  const stderr = typeof output === 'string' ? output.trim().split('\n').slice(-STDERR_TAIL_LINES).join('\n') : '';
+  // execa's first line: "Command failed with exit code 1: sbatch --parsable …", "Command timed out after …", "Command failed with ENOENT: …".
+  const how = e.shortMessage.split('\n')[0];
+  return new Error(stderr ? `${stderr} (${how})` : how, { cause: e });
+}
 
 const WAITING = new Set(['PENDING', 'CONFIGURING', 'REQUEUED', 'RESIZING', 'SUSPENDED']);
 const RUNNING = new Set(['RUNNING', 'COMPLETING', 'SIGNALING', 'STAGE_OUT']);
@@ -33,9 +72,9 @@ function slurmTime(seconds: number): string {
 }
 
 /**
- * The sbatch directives a card asks for (also documented in the README). The card's walltime is
- * per task, so a job that packs k tasks asks for k times it: packing never kills a task that would
- * have had its time alone.
+ * The sbatch directives a card asks for (also documented in docs/slurm.md, "The job script"). The
+ * card's walltime is per task, so a job that packs k tasks asks for k times it: packing never kills
+ * a task that would have had its time alone.
  */
 export function sbatchDirectives(card: SlurmCard, workspaceRoot: string, job: ArrayScript): string[] {
   const lines = [
@@ -85,19 +124,20 @@ export function slurmScheduler(card: SlurmCard, workspaceRoot: string): ArraySch
     directives: (job) => sbatchDirectives(card, workspaceRoot, job).map((d) => `#SBATCH ${d}`),
     async submit(script) {
       try {
-        return (await run('sbatch', ['--parsable', script])).stdout.trim().split(';')[0];
+        return (await execaModule().execa('sbatch', ['--parsable', script], { ...COMMAND_OPTIONS, timeout: SUBMIT_TIMEOUT_MS })).stdout.trim().split(';')[0];
       } catch (e) {
-        throw new Error(((e as { stderr?: string }).stderr || (e as Error).message).trim());
+        throw slurmCommandError(e);
       }
     },
     elementKey: (jobId, index) => `${jobId}_${index}`,
     async states(jobIds, what) {
       let listing = '';
       try {
-        listing = (await run('squeue', ['-h', '-r', '-t', 'all', '-j', jobIds.join(','), '-o', '%i|%T|%r'])).stdout;
+        listing = (await execaModule().execa('squeue', ['-h', '-r', '-t', 'all', '-j', jobIds.join(','), '-o', '%i|%T|%r'], COMMAND_OPTIONS)).stdout;
       } catch (e) {
-        // squeue fails for unknown ids once every job has been purged; the exit files then tell.
-        listing = (e as { stdout?: string }).stdout ?? '';
+        // Asked only about jobs Slurm has purged, squeue may fail ("Invalid job id specified"); the exit files then tell.
+        // Any other failure (the controller unreachable, no squeue) is no answer at all: the caller waits and asks again.
+        if (!(e instanceof execaModule().ExecaError && /Invalid job id specified/.test(String(e.stderr)))) throw slurmCommandError(e);
       }
       const states = new Map<string, ElementState>();
       for (const line of listing.split('\n')) {
@@ -107,14 +147,20 @@ export function slurmScheduler(card: SlurmCard, workspaceRoot: string): ArraySch
       return states;
     },
     cancel(keys) {
-      execFileSync('scancel', keys, { stdio: 'ignore' });
+      // Synchronous, as it runs in the Ctrl-C handler just before the process exits.
+      try {
+        execaModule().execaSync('scancel', keys, COMMAND_OPTIONS);
+      } catch (e) {
+        throw slurmCommandError(e);
+      }
     },
     maxArraySize() {
       if (maxArraySize === undefined) {
         try {
-          const config = execFileSync('scontrol', ['show', 'config'], { encoding: 'utf8' });
+          const config = execaModule().execaSync('scontrol', ['show', 'config'], COMMAND_OPTIONS).stdout;
           maxArraySize = Number(/^MaxArraySize\s*=\s*(\d+)/m.exec(config)?.[1] ?? DEFAULT_MAX_ARRAY_SIZE);
         } catch {
+          // Without the cluster's limit, Slurm's default; a cluster that cannot answer scontrol refuses the sbatch that follows, with its reason.
           maxArraySize = DEFAULT_MAX_ARRAY_SIZE;
         }
       }

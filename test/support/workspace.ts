@@ -84,12 +84,14 @@ export class ScratchWorkspace {
 
   private nxCommand(args: string[]): [string, string[], { cwd: string; env: NodeJS.ProcessEnv }] {
     const env = { ...process.env, ...this.env, NX_DAEMON: 'false', NX_NO_CLOUD: 'true', NX_TUI: 'false', FORCE_COLOR: '0' };
-    const nx = [join(this.root, 'node_modules', '.bin', 'nx'), ...args, '--outputStyle=static'];
+    // Static unless the test names a style (a continuous task's output shows only when it ends under static).
+    const style = args.some((a) => a.startsWith('--outputStyle')) ? [] : ['--outputStyle=static'];
+    const nx = [join(this.root, 'node_modules', '.bin', 'nx'), ...args, ...style];
     const [command, ...argv] = [...this.prefix, ...nx];
     return [command, argv, { cwd: this.root, env }];
   }
 
-  /** Runs the workspace's nx (no daemon, no colours, static output) and classifies its tasks. */
+  /** Runs the workspace's nx (no daemon, no colours, static output unless `args` name a style) and classifies its tasks. */
   nx(...args: string[]): NxResult {
     const [command, argv, options] = this.nxCommand(args);
     const proc = spawnSync(command, argv, { ...options, encoding: 'utf8', maxBuffer: 64 * 1024 * 1024 });

@@ -1,5 +1,5 @@
 /**
- * From a resolved experiment to Nx projects (README, "Ids and caching"):
+ * From a resolved experiment to Nx projects (docs/caching.md, "The Nx projects"):
  *
  *   <tgt_…>        build-target                      one per target
  *   <sampler_…>    sample    dependsOn ^build-target one per (target, sampler entry)
@@ -7,6 +7,7 @@
  *                                                one sampler (a large sweep): ~SLICE_RUNS of them per task
  *   <experiment>   aggregate dependsOn ^sample       writes llc_runs and report.html, as one folder
  *                  sample    dependsOn aggregate     so `run-many -t sample` yields them, then prints the run table
+ *                  watch     continuous              reruns its `sample` after each save that reaches it
  *   tune-<name>    tune      dependsOn ^build-target, ^sample   one per tuning file (config/tune/*.yaml),
  *                                                on its problems' targets and HMC reference runs
  *
@@ -237,12 +238,33 @@ export function experimentProjects(exp: Experiment, executor: string, code: Code
         outputs: [],
         metadata: { description: `Everything in ${exp.file}: every sample, then the table and the report, then a summary of the runs` },
       },
+      watch: watchTarget(executor, exp.name, exp.file),
     },
     tasks,
     `Experiment ${exp.name} (${exp.file}): ${exp.targets.length} targets × ${exp.runs.length / exp.targets.length} samplers`,
     [inExperiment],
   );
   return projects;
+}
+
+/**
+ * An experiment's `watch` target (`npx nx run <experiment>:watch`): `lambda-hat watch -p
+ * <experiment>`, which runs the experiment's `sample` now and after every save that can reach it.
+ * Continuous, as Nx 21+ has long-running tasks, and never cached: it has no end and no outputs. It
+ * depends on nothing, since each of its runs is an `nx run-many` of its own that builds what
+ * `sample` needs, and its name is not `sample`, so `run-many -t sample` never starts it.
+ */
+function watchTarget(executor: string, experiment: string, file: string): TargetConfiguration {
+  return {
+    executor: `${executor}:watch`,
+    options: { experiment },
+    continuous: true,
+    cache: false,
+    // Never used for caching, but Nx hashes every task, and a root that does not exist has no files to hash.
+    inputs: [`{workspaceRoot}/${file}`],
+    outputs: [],
+    metadata: { description: `Rerun what each saved edit of ${file}, a preset or a card reaches of experiment ${experiment}, until Ctrl-C` },
+  };
 }
 
 export const tuneProjectName = (name: string) => `tune-${name}`;
@@ -282,7 +304,10 @@ export function tuneProjects(config: TuneConfig, executor: string, code: CodeCon
  */
 export function errorProjects(name: string, file: string, message: string, executor: string, root = artifactPath.experiment(name), projectName = name): Projects {
   const fail: TargetConfiguration = { executor: `${executor}:config-error`, options: { file, message }, cache: false, inputs: [] };
-  return { [root]: project(projectName, root, { sample: fail, aggregate: fail, report: fail }, [], `Experiment file ${file} has errors`) };
+  // A watch started on a broken file shows its problems, then runs once a save has mended it; one
+  // that could not be found by the file's own name would watch nothing (runner/watch.ts, -p).
+  const watch: Record<string, TargetConfiguration> = projectName === name ? { watch: watchTarget(executor, name, file) } : {};
+  return { [root]: project(projectName, root, { sample: fail, aggregate: fail, report: fail, ...watch }, [], `Experiment file ${file} has errors`) };
 }
 
 /** The same for a tuning file: its `tune` target fails with the problems. */
