@@ -63,8 +63,16 @@ describe('tuning', () => {
   };
   const study = (): StudyFile => JSON.parse(ws.read(join(studyDir(config), 'study.json')).toString());
   const reference = () => config.references[0];
-  /** How a finished tune ends (runner/tune.ts, tuneSummaryLines): the best trial of its one study, and where best.yaml is. */
-  const expectTuneSummary = (output: string) => {
+  /**
+   * How a finished tune ends (runner/tune.ts, tuneSummaryLines): the best trial of its one study,
+   * and where best.yaml is. Under the `stream` style (the workspace's .env) each line is headed by
+   * the project's name, `prefix`.
+   */
+  const expectTuneSummary = (printed: string, prefix = '') => {
+    const output = printed
+      .split('\n')
+      .map((l) => (l.startsWith(prefix) ? l.slice(prefix.length) : l))
+      .join('\n');
     const s = study();
     const best = s.trials.filter((t) => t.state === 'complete').sort((a, b) => a.objective! - b.objective!)[0];
     expect(output).toContain('tune smoke: the best trial of each study (objective |λ̂ − λ_ref|), 8 of 8 trials finished');
@@ -244,7 +252,7 @@ describe('tuning', () => {
     // And ends with the best trials and where best.yaml is, under the output Nx gives when none is named.
     const typed = ws.nxAsTyped(['run', 'tune-smoke:tune']);
     expect(typed.status, typed.output).toBe(0);
-    expectTuneSummary(typed.output);
+    expectTuneSummary(typed.output, 'tune-smoke: ');
   }, 120_000);
 
   it('rejects a bad tuning file with its location, exit status 2 and no stack trace', () => {
