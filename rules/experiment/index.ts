@@ -1,7 +1,7 @@
 /**
  * Experiment files: targets × samplers (README, "The experiment file"). Loading one expands swept
  * entries (sweep.ts), resolves every entry against the presets under `config/`, validates every key
- * strictly, and gives each target and run its content id (README, "Ids and caching"). Problems are
+ * strictly, and gives each target and run its content id (docs/caching.md, "Ids"). Problems are
  * collected across the whole file and reported together.
  */
 import { existsSync, readdirSync } from 'node:fs';

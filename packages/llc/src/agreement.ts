@@ -1,5 +1,5 @@
 /**
- * Cross-sampler agreement on one target (README, "The results table"). A run's own diagnostics
+ * Cross-sampler agreement on one target (README, "What a status means"). A run's own diagnostics
  * (status.ts) cannot see a sampler that converges to the wrong answer: variational inference on a
  * singular model reports tight, well-mixed, badly biased estimates. Runs of the same target
  * estimate the same λ, so each run is compared with the target's reference run, the most trusted
