@@ -245,6 +245,22 @@ describe('Nx graph and cache', () => {
     current.targets.forEach((t, i) => expect(ws.read(`artifacts/experiments/cachetest/report/${t.id}.html`).equals(targetPages[i]), t.id).toBe(true));
   });
 
+  // What a restore from the cache cut short (a full disk mid-copy) leaves: a run folder with a file
+  // missing and another cut off. The next run puts the cached files back without computing anything.
+  it('repairs a run folder that a restore left half-written', async () => {
+    const run = (await resolve()).runs[0];
+    const dir = `artifacts/runs/${run.id}`;
+    const traces = ws.read(`${dir}/traces.arrow`);
+    const analysis = ws.read(`${dir}/analysis.json`);
+    ws.remove(`${dir}/traces.arrow`);
+    ws.write(`${dir}/analysis.json`, analysis.subarray(0, 100).toString());
+    const r = ws.nx('run-many', '-t', 'sample');
+    expect(r.status, r.output).toBe(0);
+    expect(r.ran).toEqual([]);
+    expect(ws.read(`${dir}/traces.arrow`).equals(traces)).toBe(true);
+    expect(ws.read(`${dir}/analysis.json`).equals(analysis)).toBe(true);
+  });
+
   it("reuses the plugin's cached graph while nothing it reads changed, and follows a preset edit", async () => {
     const cache = ws.path('.nx/cache/lambda-hat-graph.json');
     const cached = JSON.parse(readFileSync(cache, 'utf8'));

@@ -266,7 +266,9 @@ describe.runIf(slurm)('Slurm backends', () => {
     }, 5 * MINUTE);
 
     it('Ctrl-C cancels every job it submitted', async () => {
-      const { ws, longRun } = await setup(longSgld(300_002));
+      // Long enough (about a minute) that it cannot end on its own before the Ctrl-C reaches it,
+      // however loaded the machine: 300,000 steps once finished first under a full test run.
+      const { ws, longRun } = await setup(longSgld(3_000_002));
       useCard(ws, 'slurm-cpu');
       const { child, done } = ws.nxInBackground('run-many', '-t', 'sample', '--batch');
       await runningJobOf(ws, longRun.id);
