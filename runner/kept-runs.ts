@@ -9,13 +9,14 @@
  * Runs restored from Nx's cache have no entry and are computed again when their slice next reruns.
  */
 import { createHash } from 'node:crypto';
-import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { writeFileAtomic } from '../packages/llc/src/atomic';
 import { canonicalJson } from '../packages/llc/src/canonical';
 import type { Dtype } from '../packages/llc/src/mlp';
 import { RULES } from '../rules';
 import { CodeInputScanner } from './code-inputs';
+import { hashTree } from './hash-tree';
 import { keyLines } from './kernel-keys';
 
 export interface KeptTask {
@@ -23,20 +24,6 @@ export interface KeptTask {
   project: string;
   rule: string;
   spec: unknown;
-}
-
-/** Every file under `dir` (workspace-relative) whose name passes `take`, path and bytes, in a fixed order. */
-function hashTree(hash: ReturnType<typeof createHash>, root: string, dir: string, take: (name: string) => boolean): void {
-  const full = join(root, dir);
-  if (!existsSync(full)) {
-    hash.update(`${dir}\0absent\0`);
-    return;
-  }
-  for (const name of readdirSync(full).sort()) {
-    const rel = join(dir, name);
-    if (statSync(join(root, rel)).isDirectory()) hashTree(hash, root, rel, take);
-    else if (take(name)) hash.update(`${rel}\0`).update(readFileSync(join(root, rel))).update('\0');
-  }
 }
 
 export class KeptRuns {
@@ -83,31 +70,36 @@ export class KeptRuns {
     const hash = createHash('sha256').update(`${t.rule}\0${canonicalJson(t.spec)}\0`);
     hash.update(this.codeHash(rule.codeEntryPoints(t.spec))).update('\0').update(this.kernels(rule.precisions?.(t.spec) ?? [])).update('\0');
     // The upstream arrays, as a run's Nx task reads them (graph.ts: dependentTasksOutputFiles '**/*.npy').
-    for (const dir of rule.upstream?.(t.spec) ?? []) hashTree(hash, this.root, dir, (name) => name.endsWith('.npy'));
+    for (const dir of rule.upstream?.(t.spec) ?? []) hashTree(hash, this.root, dir, (name, isDirectory) => isDirectory || name.endsWith('.npy'));
     return hash.digest('hex');
   }
 
   /** The run's folders as they are now. */
   private fingerprint(t: KeptTask): string {
     const hash = createHash('sha256');
-    for (const dir of RULES[t.rule].outputs(t.spec)) hashTree(hash, this.root, dir, () => true);
+    for (const dir of RULES[t.rule].outputs(t.spec)) hashTree(hash, this.root, dir);
     return hash.digest('hex');
   }
 
-  /** Whether the run's outputs on disk are what this machine computed from the inputs it has now. */
-  has(t: KeptTask): boolean {
+  /**
+   * Whether the run's outputs on disk are what this machine computed from the inputs it has now,
+   * and the key of those inputs, for `record` once the run is computed (the key reads the code and
+   * the target's arrays: made once per run).
+   */
+  check(t: KeptTask): { kept: boolean; key: string } {
+    const key = this.inputsKey(t);
     const path = this.entryPath(t.project);
-    if (!existsSync(path) || RULES[t.rule].verify(t.spec, this.root)) return false;
+    if (!existsSync(path) || RULES[t.rule].verify(t.spec, this.root)) return { kept: false, key };
     try {
       const entry = JSON.parse(readFileSync(path, 'utf8')) as { key?: string; fingerprint?: string };
-      return entry.key === this.inputsKey(t) && entry.fingerprint === this.fingerprint(t);
+      return { kept: entry.key === key && entry.fingerprint === this.fingerprint(t), key };
     } catch {
-      return false;
+      return { kept: false, key };
     }
   }
 
-  /** Notes a run that just succeeded. */
-  record(t: KeptTask): void {
-    writeFileAtomic(this.entryPath(t.project), JSON.stringify({ key: this.inputsKey(t), fingerprint: this.fingerprint(t) }));
+  /** Notes a run that just succeeded, computed from the inputs `key` (check's). */
+  record(t: KeptTask, key: string): void {
+    writeFileAtomic(this.entryPath(t.project), JSON.stringify({ key, fingerprint: this.fingerprint(t) }));
   }
 }

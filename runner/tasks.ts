@@ -78,12 +78,13 @@ export async function runTask(root: string, backend: Backend, t: TaskToRun, prin
     const ends = await Promise.all(
       members.map(async (m) => {
         const member = { ...t, project: m.project, rule: m.rule, spec: m.spec as object };
-        if (kept.has(member)) {
+        const { kept: unchanged, key } = kept.check(member);
+        if (unchanged) {
           keptCount++;
           return KEPT;
         }
         const end = await runTask(root, backend, member, print, display);
-        if (end.ok) kept.record(member);
+        if (end.ok) kept.record(member, key);
         return end;
       }),
     );

@@ -14,12 +14,12 @@
  * cannot reach it. The experiment's own file is the one whose `experiment:` key names it. This is
  * what an experiment's Nx target `watch` runs (plugins/lambda-hat/src/watch-executor.ts).
  */
-import { readFileSync } from 'node:fs';
 import { join, relative, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { watch } from 'chokidar';
 import { execa, ResultPromise } from 'execa';
 import { withInputErrors } from '../rules/cli';
+import { declaredName } from '../rules/experiment/names';
 import { UserError } from '../rules/rule';
 
 const WATCHED = 'config';
@@ -46,17 +46,6 @@ export function tasksOfRun(output: string): { ran: string[]; cached: string[] } 
 const isExperimentFile = (rel: string) => rel === 'config/experiments.yaml' || /^config\/experiments\/[^/]+\.yaml$/.test(rel);
 const isTuningFile = (rel: string) => /^config\/tune\/[^/]+\.yaml$/.test(rel);
 
-/** The name an experiment file declares, read as the plugin reads a file that fails to load (its `experiment:` key), or undefined. */
-function declaredExperiment(abs: string): string | undefined {
-  let text = '';
-  try {
-    text = readFileSync(abs, 'utf8').slice(0, 64 * 1024);
-  } catch {
-    return undefined; // removed, or not a file
-  }
-  return /^experiment:\s*['"]?([A-Za-z][A-Za-z0-9_-]*)/m.exec(text)?.[1];
-}
-
 /**
  * Whether a saved file can reach experiment `project`: a preset or a card can, another experiment's
  * file or a tuning file cannot. `own` holds the files that declared the experiment when last read,
@@ -65,7 +54,7 @@ function declaredExperiment(abs: string): string | undefined {
 export function reaches(root: string, rel: string, project: string, own: Set<string>): boolean {
   if (isTuningFile(rel)) return false;
   if (!isExperimentFile(rel)) return true;
-  const declares = declaredExperiment(join(root, rel)) === project;
+  const declares = declaredName(join(root, rel), 'experiment') === project;
   const was = own.has(rel);
   if (declares) own.add(rel);
   else own.delete(rel);

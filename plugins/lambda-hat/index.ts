@@ -27,21 +27,11 @@ interface FileNodes {
   error?: string;
 }
 
-/** A best-effort name for an experiment or tuning file that failed to load (its `experiment:` or `tune:` key). */
-function fallbackName(absFile: string, key: 'experiment' | 'tune'): string {
-  let text = '';
-  try {
-    text = readFileSync(absFile, 'utf8').slice(0, 64 * 1024);
-  } catch {
-    // A directory, an unreadable file: its own error says so; the name falls back to the file's.
-  }
-  return new RegExp(`^${key}:\\s*['"]?([A-Za-z][A-Za-z0-9_-]*)`, 'm').exec(text)?.[1] ?? basename(absFile, '.yaml');
-}
-
 /** Resolves one file into projects (a file with problems becomes a project that fails with them). */
 async function inferFile(root: string, file: string, executor: string): Promise<FileNodes> {
-  const [{ ConfigError, DEFAULT_PRESETS, loadExperiment }, { loadTuneConfig }, graph, { CodeInputScanner }] = await Promise.all([
+  const [{ ConfigError, DEFAULT_PRESETS, loadExperiment }, { declaredName }, { loadTuneConfig }, graph, { CodeInputScanner }] = await Promise.all([
     import('../../rules/experiment'),
+    import('../../rules/experiment/names'),
     import('../../rules/tune/config'),
     import('./src/graph'),
     import('../../runner/code-inputs'),
@@ -58,7 +48,8 @@ async function inferFile(root: string, file: string, executor: string): Promise<
     return { name: exp.name, projects: { ...graph.experimentProjects(exp, executor, code), ...graph.codeProject(code) } };
   } catch (e) {
     if (!(e instanceof ConfigError)) throw e;
-    const name = fallbackName(abs, tuning ? 'tune' : 'experiment');
+    // A best-effort name for a file that failed to load: its `experiment:` or `tune:` key, else the file's.
+    const name = declaredName(abs, tuning ? 'tune' : 'experiment') ?? basename(abs, '.yaml');
     return { name, projects: {}, error: e.message };
   }
 }

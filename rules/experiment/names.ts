@@ -5,6 +5,7 @@
  * (`_lambda-hat-code`), and Nx refuses the whole graph when two projects share a name. So an
  * experiment may not take a name of those shapes, and two files may not declare one name.
  */
+import { readFileSync } from 'node:fs';
 import { MAX_NAME_LENGTH } from '../../packages/llc/src/limits';
 import { SAMPLER_NAMES } from '../../packages/llc/src/samplers';
 
@@ -30,4 +31,19 @@ export function nameProblem(name: string, kind: 'experiment' | 'tuning'): string
   if (name.length > MAX_NAME_LENGTH) return `is ${name.length} characters long: expected at most ${MAX_NAME_LENGTH} (${kind} names become directory and Nx project names)`;
   if (!NAME_PATTERN.test(name)) return `expected ${kind === 'tuning' ? 'a tuning name' : 'an experiment name'} (a letter, then letters, digits, _ -)`;
   return kind === 'experiment' ? reservedExperimentName(name) : undefined;
+}
+
+/**
+ * The name a file declares under `key` (`experiment:` or `tune:`), read from its text without
+ * loading it, so that a file that fails to load, or is being edited, still has one; undefined when
+ * it declares none or cannot be read (a directory, a removed file: their own errors say so).
+ */
+export function declaredName(absFile: string, key: 'experiment' | 'tune'): string | undefined {
+  let text = '';
+  try {
+    text = readFileSync(absFile, 'utf8').slice(0, 64 * 1024);
+  } catch {
+    return undefined;
+  }
+  return new RegExp(`^${key}:\\s*['"]?([A-Za-z][A-Za-z0-9_-]*)`, 'm').exec(text)?.[1];
 }
