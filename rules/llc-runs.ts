@@ -9,14 +9,14 @@ import { Comparison, comparisons, RunEstimate, withDisagreement } from '../packa
 import { artifactPath } from '../packages/llc/src/artifacts';
 import { canonicalJson } from '../packages/llc/src/canonical';
 import { describeIdentity } from '../packages/llc/src/kernels/identity';
-import { readAnalysis, readTiming, RunAnalysis, RunTiming } from '../packages/llc/src/run-artifact';
+import { readAnalysis, RunAnalysis } from '../packages/llc/src/run-artifact';
 import type { RunStatus } from '../packages/llc/src/status';
 import { Columns, ColumnType, writeTableInBatches } from '../packages/llc/src/tables';
 import type { TeacherSpec } from '../packages/llc/src/data';
 import type { Experiment } from './experiment';
 import type { ProgressUpdate } from './progress';
 
-/** What one row is made from: a run's analysis.json and timing.json, and the experiment and entry labels it belongs to. */
+/** What one row is made from: a run's analysis.json, and the experiment and entry labels it belongs to. */
 export interface RunRecord {
   experiment: string;
   label: string;
@@ -26,7 +26,6 @@ export interface RunRecord {
   /** The run against its target's reference run; absent when its λ̂ takes no part (diverged or not finite). */
   comparison?: Comparison;
   analysis: RunAnalysis;
-  timing: RunTiming;
 }
 
 /** A teacher network in a few words: hidden widths, activation and output dropout, e.g. `[5,5,5] relu dropout 0.1`. */
@@ -98,10 +97,10 @@ export const LLC_RUNS_COLUMNS: Column[] = [
   col('fge_per_chain', 'float', 'data-gradient work per chain in full-gradient equivalents, warm-up included', (r) => r.analysis.work.fge_warmup + r.analysis.work.fge_sampling),
   col('fge_warmup', 'float', 'the part of fge_per_chain spent in warm-up, adaptation or optimisation', (r) => r.analysis.work.fge_warmup),
   col('grad_evals', 'float', 'gradient evaluations, every chain counted (a minibatch gradient counts as one)', (r) => r.analysis.work.grad_evals),
-  col('wall_time_s', 'float', 'wall-clock seconds of the whole task (not reproducible)', (r) => r.timing.total_s),
-  col('warmup_s', 'float', 'seconds spent before the first kept draw (not reproducible)', (r) => r.timing.warmup_s),
-  col('sampling_s', 'float', 'seconds spent drawing (not reproducible)', (r) => r.timing.sampling_s),
-  col('threads', 'int', 'worker threads of the kernel', (r) => r.timing.threads),
+  col('wall_time_s', 'float', 'wall-clock seconds of the whole task (not reproducible)', (r) => r.analysis.timing.total_s),
+  col('warmup_s', 'float', 'seconds spent before the first kept draw (not reproducible)', (r) => r.analysis.timing.warmup_s),
+  col('sampling_s', 'float', 'seconds spent drawing (not reproducible)', (r) => r.analysis.timing.sampling_s),
+  col('threads', 'int', 'worker threads of the kernel', (r) => r.analysis.timing.threads),
   col('kernel', 'string', 'kernel that computed losses and gradients, e.g. `native-f32` or `wasm-relaxed-simd-f32`', (r) => r.analysis.kernel),
   col('kernel_identity', 'string', "what decides the kernel's rounding: its build (the BLAS and its CPU kernels), precision and fused multiply-add", (r) =>
     describeIdentity(r.analysis.kernel_identity),
@@ -144,11 +143,10 @@ export const LLC_RUNS_MODULE = __filename;
  */
 export const BATCH_ROWS = 1000;
 
-/** A run's record, with its comparison to its target's reference run and its status amended by any disagreement; timing is kept apart from the analysis because it is not reproducible. */
+/** A run's record, with its comparison to its target's reference run and its status amended by any disagreement. */
 export function readRunRecord(root: string, experiment: string, run: ExperimentRuns['runs'][number], comparison?: Comparison): RunRecord {
-  const dir = join(root, artifactPath.run(run.id));
-  const analysis = readAnalysis(dir);
-  return { experiment, label: run.label, target_label: run.target_label, status: withDisagreement(analysis.status, comparison?.disagreement), comparison, analysis, timing: readTiming(dir) };
+  const analysis = readAnalysis(join(root, artifactPath.run(run.id)));
+  return { experiment, label: run.label, target_label: run.target_label, status: withDisagreement(analysis.status, comparison?.disagreement), comparison, analysis };
 }
 
 /** What the agreement check needs of a run. */

@@ -8,7 +8,6 @@ import type { NumericIdentity } from '../packages/llc/src/kernels/types';
 import type { Dtype } from '../packages/llc/src/mlp';
 import { taskKernel } from './kernel-choice';
 import { LlcSummary, llcTrace, summarizeLlc } from '../packages/llc/src/llc';
-import { energyPlot, rankPlot, runningMeanPlot, tracePlot } from '../packages/llc/src/plots';
 import { Posterior, Temperature, temperature } from '../packages/llc/src/posterior';
 import { keyFromSeed } from '../packages/llc/src/rng';
 import { RunAnalysis, writeRunArtifact } from '../packages/llc/src/run-artifact';
@@ -24,7 +23,7 @@ export const sampleRule: Rule<RunSpec> = {
   name: 'sample',
   codeEntryPoints: (spec) => [__filename, samplerModulePath(spec.sampler), ...kernelSourceFiles()],
   outputs: (spec) => [artifactPath.run(spec.id)],
-  verify: (spec, root) => checkFiles(root, artifactPath.run(spec.id), ['analysis.json', 'timing.json', 'traces.arrow']),
+  verify: (spec, root) => checkFiles(root, artifactPath.run(spec.id), ['analysis.json', 'traces.arrow']),
   // Every sampler's kernel computes in its `dtype` option (SamplerModule.precision), which presets require.
   precisions: (spec) => [(spec.options as { dtype: Dtype }).dtype],
   upstream: (spec) => [artifactPath.target(spec.target)],
@@ -56,10 +55,10 @@ export const sampleRule: Rule<RunSpec> = {
       mala_acceptance: result.mala ?? null,
       status: s.status,
       versions: versions(),
+      timing: { ...result.timing, total_s: (performance.now() - started) / 1000, threads: s.threads, seconds: Array.from(result.seconds) },
     };
     if (analysis.status.state !== 'ok') ctx.log(`status ${analysis.status.state}: ${analysis.status.reasons.join('; ')}`);
-    const timing = { ...result.timing, total_s: (performance.now() - started) / 1000, threads: s.threads, seconds: Array.from(result.seconds) };
-    await writeRunArtifact(join(ctx.root, artifactPath.run(spec.id)), analysis, timing, runTables(llc, result), runPlots(spec, llc, result));
+    await writeRunArtifact(join(ctx.root, artifactPath.run(spec.id)), analysis, runTables(llc, result));
   },
 };
 
@@ -157,30 +156,6 @@ export async function sampleOnTarget(spec: SamplerSettings, ctx: RuleContext, wa
   } finally {
     kernel.dispose();
   }
-}
-
-/** The plots of one run (docs/mathematics.md, "Diagnostics"): trace, running mean against work and time, rank, and energy for HMC. */
-function runPlots(spec: RunSpec, llc: Float64Array, r: SamplerResult): Record<string, string> {
-  const shape = { llc, chains: r.chains, draws: r.draws };
-  const name = `${spec.sampler} ${spec.id} on ${spec.target}`;
-  const plots: Record<string, string> = {
-    'trace.svg': tracePlot({ ...shape, title: `λ̂ per draw: ${name}` }),
-    'running-mean-fge.svg': runningMeanPlot({ ...shape, x: r.fge, xLabel: 'gradient work per chain (FGE)', logX: true, title: `Running λ̂ vs work: ${name}` }),
-    'running-mean-time.svg': runningMeanPlot({ ...shape, x: r.seconds, xLabel: 'wall time (s)', logX: true, title: `Running λ̂ vs time: ${name}` }),
-    'rank.svg': rankPlot({ ...shape, title: `Rank plot of λ̂: ${name}` }),
-  };
-  if (r.traces.energy) plots['energy.svg'] = energyPlot({ energy: r.traces.energy, chains: r.chains, draws: r.draws, title: `Energy: ${name}` });
-  if (r.optimization?.curves.elbo) {
-    plots['optimization.svg'] = tracePlot({
-      llc: r.optimization.curves.elbo,
-      chains: r.chains,
-      draws: r.optimization.steps,
-      title: `ELBO estimate per optimisation step: ${name}`,
-      yLabel: 'ELBO estimate',
-      xLabel: 'optimisation step',
-    });
-  }
-  return plots;
 }
 
 /** One row per chain and draw (traces.arrow) and, for VI, per chain and optimisation step (optimization.arrow). */

@@ -1,17 +1,13 @@
 /**
- * The same seed and kernel give bit-identical run artifacts: traces.arrow, analysis.json and the
- * plots that do not show wall time, across runs and (for the native and WebAssembly kernels) thread
- * counts.
- * Wall-clock facts live in timing.json, the only file allowed to differ.
+ * The same seed and kernel give bit-identical run artifacts — traces.arrow, and analysis.json but
+ * for its wall-clock `timing` entry, the only part allowed to differ — across runs and (for the
+ * native and WebAssembly kernels) thread counts.
  */
-import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { native } from '../packages/llc/src/kernels/native';
 import { sampleRule } from '../rules/sample';
-import { scopedEnv, TrainedExperiment, trainedExperiment } from './support/trained-experiment';
-
-const DETERMINISTIC = ['traces.arrow', 'analysis.json', 'trace.svg', 'rank.svg', 'running-mean-fge.svg'];
+import { reproducibleFiles, scopedEnv, TrainedExperiment, trainedExperiment } from './support/trained-experiment';
 
 describe('run artifacts are bit-identical for the same seed and kernel', () => {
   const env = scopedEnv(['LAMBDA_HAT_KERNEL', 'LAMBDA_HAT_THREADS']);
@@ -44,8 +40,9 @@ samplers:
     for (const run of exp.runs) {
       await sampleRule.run(run, { root, log: () => {} });
       const dir = join(root, 'artifacts', 'runs', run.id);
-      expect(JSON.parse(readFileSync(join(dir, 'timing.json'), 'utf8')).threads).toBe(threads);
-      for (const name of DETERMINISTIC) files.set(`${run.sampler}/${name}`, readFileSync(join(dir, name)));
+      const { files: reproducible, timing } = reproducibleFiles(dir);
+      expect(timing.threads).toBe(threads);
+      for (const [name, bytes] of reproducible) files.set(`${run.sampler}/${name}`, bytes);
     }
     return files;
   }

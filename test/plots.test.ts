@@ -4,7 +4,7 @@
  * self-contained, deterministic SVG, including for diverged (NaN/Infinity) and degenerate runs.
  */
 import { describe, expect, it } from 'vitest';
-import { barPlot, comparisonPlot, ebfmi, energyPlot, FAR, farPoints, overlayPlot, rankHistograms, rankPlot, runningMeanBand, runningMeanPlot, scatterPlot, tracePlot } from '../packages/llc/src/plots';
+import { barPlot, comparisonPlot, ebfmi, energyPlot, FAR, farPoints, overlayPlot, type OverlaySeries, rankHistograms, rankPlot, runningMeanBand, scatterPlot, tracePlot } from '../packages/llc/src/plots';
 import { fillNormal, fillUniform, keyFromSeed } from '../packages/llc/src/rng';
 
 interface Element {
@@ -111,12 +111,16 @@ function cumulativeFge(draws: number): Float64Array {
   return Float64Array.from({ length: draws }, (_, t) => 100 * (t + 1));
 }
 
+/** One run's running mean, as the convergence overlay draws it. */
+function oneRun(llc: Float64Array, chains: number, draws: number, x: Float64Array): OverlaySeries {
+  return { label: 'run', llc, chains, draws, x, colourIndex: 0, estimate: { mean: 5.5, halfWidth: 0.1 }, final: false };
+}
+
 /** Every plot on one input, so that the cross-cutting properties are checked for all of them. */
 function allPlots(llc: Float64Array, chains: number, draws: number, x = cumulativeFge(draws)): Record<string, string> {
   return {
     trace: tracePlot({ llc, chains, draws, title: 'λ̂ trace' }),
-    runningMeanFge: runningMeanPlot({ llc, chains, draws, x, xLabel: 'FGE', logX: true, title: 'running mean vs FGE', reference: { value: 5.5, label: 'analytic λ = 5.5' } }),
-    runningMeanTime: runningMeanPlot({ llc, chains, draws, x, xLabel: 'seconds', logX: false, title: 'running mean vs time' }),
+    runningMean: overlayPlot({ series: [oneRun(llc, chains, draws, x)], xLabel: 'FGE', logX: true, title: 'running mean vs FGE' }),
     rank: rankPlot({ llc, chains, draws, title: 'rank plot' }),
     energy: energyPlot({ energy: llc, chains, draws, title: 'energy' }),
   };
@@ -126,7 +130,7 @@ function allPlots(llc: Float64Array, chains: number, draws: number, x = cumulati
 const FRAME_LEFT = 72;
 const FRAME_WIDTH = 520;
 
-const TITLES: Record<string, string> = { trace: 'λ̂ trace', runningMeanFge: 'running mean vs FGE', runningMeanTime: 'running mean vs time', rank: 'rank plot', energy: 'energy' };
+const TITLES: Record<string, string> = { trace: 'λ̂ trace', runningMean: 'running mean vs FGE', rank: 'rank plot', energy: 'energy' };
 
 describe('runningMeanBand', () => {
   it('matches a direct computation of the running mean and its ±1.96·SEM band', () => {
@@ -271,23 +275,20 @@ describe('plots', () => {
     expect(lowest[0]).toBeCloseTo(xOfDraw(walk.indexOf(Math.min(...walk))), 1);
   });
 
-  it('put log-x ticks at powers of ten and draw the band and reference line', () => {
-    const root = parseXml(plots.runningMeanFge);
+  it('put log-x ticks at powers of ten and draw the running mean with its band', () => {
+    const root = parseXml(plots.runningMean);
     const ticks = withClass(withClass(root, 'x-axis')[0], 'tick').map((e) => Number(e.text));
     expect(ticks.length).toBeGreaterThanOrEqual(2);
     for (const v of ticks) expect(Math.log10(v)).toBe(Math.round(Math.log10(v)));
     // FGE runs from 100 to 30000: decades 10² to 10⁵.
     expect(ticks).toEqual([100, 1000, 10000, 100000]);
     expect(find(root, (e) => e.name === 'polygon')).toHaveLength(1);
-    expect(withClass(root, 'reference')).toHaveLength(1);
     expect(find(root, (e) => e.name === 'polyline')).toHaveLength(1);
-    const linear = parseXml(plots.runningMeanTime);
-    expect(withClass(linear, 'reference')).toHaveLength(0);
   });
 
   it('skip non-positive x on a log axis', () => {
     const x = cumulativeFge(draws).map((v, t) => (t < 5 ? -v : t < 10 ? 0 : v));
-    const svg = runningMeanPlot({ llc, chains, draws, x, xLabel: 'FGE', logX: true, title: 'log' });
+    const svg = overlayPlot({ series: [oneRun(llc, chains, draws, x)], xLabel: 'FGE', logX: true, title: 'log' });
     const root = checkDocument(svg, 'log');
     const points = find(root, (e) => e.name === 'polyline')[0].attributes.points.split(' ');
     expect(Number(points[0].split(',')[0])).toBeGreaterThanOrEqual(FRAME_LEFT);
@@ -371,7 +372,7 @@ describe('plots', () => {
 
   it('reject traces whose length is not chains × draws', () => {
     expect(() => tracePlot({ llc: new Float64Array(5), chains: 2, draws: 3, title: 't' })).toThrow(RangeError);
-    expect(() => runningMeanPlot({ llc: new Float64Array(6), chains: 2, draws: 3, x: new Float64Array(2), xLabel: 'x', logX: false, title: 't' })).toThrow(RangeError);
+    expect(() => runningMeanBand(new Float64Array(5), 2, 3)).toThrow(RangeError);
     expect(() => rankHistograms(new Float64Array(6), 2, 3, 0)).toThrow(RangeError);
   });
 });

@@ -19,7 +19,7 @@ import { REPO } from './support/workspace';
 
 const root = mkdtempSync(join(tmpdir(), 'lh-report-far-'));
 const artifacts = (...parts: string[]) => join(root, 'artifacts', ...parts);
-const RUN_FILES = ['timing.json', 'traces.arrow', 'trace.svg', 'rank.svg'];
+const RUN_FILES = ['traces.arrow'];
 /** λ̂ and MCSE of each sampler's run, as in README's picture of the default experiment's report. */
 const RUNS = [
   { sampler: 'hmc', mean: 1.513, mcse: 0.058 },

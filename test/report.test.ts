@@ -42,7 +42,6 @@ const SCREENSHOT = join(REPO, 'test-output', 'report.png');
 let exp: Experiment;
 const dir = () => join(root, 'artifacts', 'experiments', exp.name);
 const analysisOf = (id: string) => JSON.parse(readFileSync(join(root, 'artifacts', 'runs', id, 'analysis.json'), 'utf8'));
-const timingOf = (id: string) => JSON.parse(readFileSync(join(root, 'artifacts', 'runs', id, 'timing.json'), 'utf8'));
 
 beforeAll(async () => {
   symlinkSync(join(REPO, 'config'), join(root, 'config'));
@@ -55,10 +54,10 @@ beforeAll(async () => {
 }, 240_000);
 afterAll(() => rmSync(root, { recursive: true, force: true }));
 
-/** What analysis.json and timing.json say a row's column should hold; columns derived by formula are checked by name below. */
+/** What analysis.json says a row's column should hold; columns derived by formula are checked by name below. */
 function expectedFromArtifacts(id: string): Record<string, unknown> {
   const a = analysisOf(id);
-  const t = timingOf(id);
+  const t = a.timing;
   // The run's own status, and a disagreement with its target's reference run where there is one.
   const status = withDisagreement(a.status, experimentDisagreements(root, experimentRuns(exp)).get(id));
   return {
@@ -102,7 +101,7 @@ function expectedFromArtifacts(id: string): Record<string, unknown> {
 }
 
 describe('llc_runs', () => {
-  it('Parquet reads back (hyparquet) with the values of every run’s analysis.json and timing.json', async () => {
+  it('Parquet reads back (hyparquet) with the values of every run’s analysis.json', async () => {
     const rows = (await parquetReadObjects({ file: new Uint8Array(readFileSync(join(dir(), 'llc_runs.parquet'))).buffer })) as Record<string, unknown>[];
     expect(rows.map((r) => r.run_id)).toEqual(exp.runs.map((r) => r.id));
     expect(Object.keys(rows[0])).toEqual(LLC_RUNS_COLUMNS.map((c) => c.name));

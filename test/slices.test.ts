@@ -5,7 +5,6 @@
  * byte for byte, a rerun is all cached, a seed added to the sweep reruns only the slice it joins, and
  * there computes only itself and runs changed on disk (runner/kept-runs.ts), until the code changes.
  */
-import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { artifactPath } from '../packages/llc/src/artifacts';
@@ -13,6 +12,7 @@ import { SLICE_RUNS, taskGroups } from '../plugins/lambda-hat/src/graph';
 import { DEFAULT_PRESETS, Experiment, loadExperiment } from '../rules/experiment';
 import { SHOWN_RUNS } from '../rules/summary';
 import type { RunSpec } from '../rules/experiment';
+import { reproducibleFiles } from './support/trained-experiment';
 import { ScratchWorkspace } from './support/workspace';
 
 const run = (target: string, sampler: string, i: number): RunSpec => ({
@@ -112,9 +112,8 @@ describe('slices under nx', () => {
       expect(single.nx('run-many', '-t', 'sample').status).toBe(0);
       for (const seed of [3, 70]) {
         const id = exp.runs.find((r) => r.seed === seed)!.id;
-        expect(single.read(join(artifactPath.run(id), 'traces.arrow')).equals(ws.read(join(artifactPath.run(id), 'traces.arrow')))).toBe(true);
-        const llc = (w: ScratchWorkspace) => JSON.parse(readFileSync(w.path(join(artifactPath.run(id), 'analysis.json')), 'utf8')).llc;
-        expect(llc(single)).toEqual(llc(ws));
+        const alone = reproducibleFiles(single.path(artifactPath.run(id))).files;
+        for (const [name, bytes] of reproducibleFiles(ws.path(artifactPath.run(id))).files) expect(alone.get(name)!.equals(bytes), name).toBe(true);
       }
     } finally {
       single.dispose();
@@ -135,15 +134,15 @@ describe('slices under nx', () => {
     const joined = taskGroups(grownExp.runs).find((g) => g.some((r) => r.id === added.id))!;
     // A run of that slice edited on disk since it was written is not kept: it is computed again.
     const edited = joined.find((r) => r.id !== added.id)!;
-    const timing = join(artifactPath.run(edited.id), 'timing.json');
-    ws.write(timing, JSON.stringify({ ...JSON.parse(ws.read(timing).toString()), edited: true }));
+    const analysis = join(artifactPath.run(edited.id), 'analysis.json');
+    ws.write(analysis, JSON.stringify({ ...JSON.parse(ws.read(analysis).toString()), edited: true }));
     const grown = ws.nx('run-many', '-t', 'sample');
     expect(grown.status).toBe(0);
     expect(sliceTasks(grown.ran).length).toBe(1);
     expect(sliceTasks(grown.cached).length).toBe(1);
     expect(grown.ran).toContain('sliced:aggregate');
     expect(grown.output).toContain(`${joined.length - 2} of its ${joined.length} runs kept`);
-    expect(JSON.parse(ws.read(timing).toString()).edited).toBeUndefined();
+    expect(JSON.parse(ws.read(analysis).toString()).edited).toBeUndefined();
     const csv = ws.read('artifacts/experiments/sliced/llc_runs.csv').toString().trim().split('\n');
     expect(csv.length).toBe(1 + SLICE_RUNS + 7);
   });

@@ -78,7 +78,7 @@ describe.runIf(slurm)('Slurm backends', () => {
           expect(got.table).toEqual(reference.table);
         }
         // Slurm tasks ran with the card's CPUs as worker threads, and still gave the same numbers.
-        const timing = JSON.parse(ws.read(`artifacts/runs/${exp.runs[0].id}/timing.json`).toString());
+        const { timing } = JSON.parse(ws.read(`artifacts/runs/${exp.runs[0].id}/analysis.json`).toString());
         expect(timing.threads).toBe(2);
       } finally {
         ws.dispose();

@@ -9,7 +9,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { chooseKernel } from '../packages/llc/src/kernels';
 import { sampleOnTarget, sampleRule } from '../rules/sample';
 import { REQUIRE_WEBGPU, useSoftwareVulkan } from './support/software-vulkan';
-import { scopedEnv, TrainedExperiment, trainedExperiment } from './support/trained-experiment';
+import { reproducibleFiles, scopedEnv, TrainedExperiment, trainedExperiment } from './support/trained-experiment';
 
 const available = useSoftwareVulkan();
 
@@ -79,11 +79,11 @@ samplers:
     const files = async () => {
       await sampleRule.run(run(2), { root: trained.root, log: () => {} });
       const dir = join(trained.root, 'artifacts', 'runs', run(2).id);
-      return ['analysis.json', 'traces.arrow'].map((f) => readFileSync(join(dir, f)));
+      return [...reproducibleFiles(dir).files.values()];
     };
     const [a, b] = [await files(), await files()];
     a.forEach((bytes, i) => expect(bytes.equals(b[i])).toBe(true));
-    const analysis = JSON.parse(a[0].toString());
+    const analysis = JSON.parse(readFileSync(join(trained.root, 'artifacts', 'runs', run(2).id, 'analysis.json'), 'utf8'));
     expect(analysis.kernel).toBe('webgpu-f32');
     expect(analysis.kernel_identity).toMatchObject({ kernel: 'webgpu', precision: 'float32' });
   }, 120_000);

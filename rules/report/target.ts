@@ -1,14 +1,15 @@
 /**
  * A target's page of the report (report/<target_id>.html): the target's fit to its teacher and its
  * losses, the running λ̂ of its runs against work and time, its runs' table, and every run's trace,
- * rank and energy or optimisation plots. Only this target's runs: a page's size follows the runs of
- * one target, never the whole experiment.
+ * rank and energy or optimisation plots, drawn here from the run's tables (runs keep no plots of
+ * their own). Only this target's runs: a page's size follows the runs of one target, never the
+ * whole experiment.
  */
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { tableFromIPC } from 'apache-arrow';
 import type { TargetArtifact } from '../../packages/llc/src/artifacts';
-import { barPlot, overlayPlot, scatterPlot } from '../../packages/llc/src/plots';
+import { barPlot, energyPlot, overlayPlot, rankPlot, scatterPlot, tracePlot } from '../../packages/llc/src/plots';
 import { DISTINCT_COLOURS, label } from '../../packages/llc/src/plots/svg';
 import { studentVersusTeacher } from '../../packages/llc/src/target';
 import type { RunRecord } from '../llc-runs';
@@ -28,8 +29,6 @@ export interface ReportRun extends RunRecord {
   entry: number;
 }
 
-/** The run plots a report shows, in order, when the run has them. */
-const RUN_PLOTS = ['trace.svg', 'rank.svg', 'energy.svg', 'optimization.svg'];
 /** More points draw no differently at this size and only grow the file. */
 const MAX_SCATTER_POINTS = 1000;
 export const Z_95 = 1.96;
@@ -110,7 +109,10 @@ function convergenceSection(targetId: string, runs: ReportRun[], entries: Entry[
   const shown = overlayRuns(runs);
   // A sampler entry keeps its colour across targets when every entry has a colour of its own.
   const colourOf = (r: ReportRun, i: number) => (entries.length <= DISTINCT_COLOURS ? r.entry : i);
-  const traced = shown.map((r, i) => ({ run: r, colourIndex: colourOf(r, i), ...readTraces(r) }));
+  const traced = shown.map((r, i) => {
+    const { llc, fge } = readTraces(r, ['llc', 'fge']);
+    return { run: r, colourIndex: colourOf(r, i), llc, fge };
+  });
   const series = (x: (t: (typeof traced)[number]) => Float64Array) =>
     traced.map((t) => ({
       label: entries[t.run.entry].label,
@@ -123,7 +125,7 @@ function convergenceSection(targetId: string, runs: ReportRun[], entries: Entry[
       final: t.run.analysis.estimated_per_chain,
     }));
   const byWork = overlayPlot({ series: series((t) => t.fge), xLabel: 'gradient work per chain (FGE)', logX: true, title: `Running λ̂ vs work: ${targetId}` });
-  const byTime = overlayPlot({ series: series((t) => Float64Array.from(t.run.timing.seconds)), xLabel: 'wall time (s)', logX: true, title: `Running λ̂ vs time: ${targetId}` });
+  const byTime = overlayPlot({ series: series((t) => Float64Array.from(t.run.analysis.timing.seconds)), xLabel: 'wall time (s)', logX: true, title: `Running λ̂ vs time: ${targetId}` });
   const note =
     shown.length < runs.length
       ? `<p class="note">${shown.length} of the target’s ${runs.length} runs, as many as the plots can colour apart, taken in turn from each sampler; every run’s trace is under Runs.</p>`
@@ -137,15 +139,45 @@ function convergenceSection(targetId: string, runs: ReportRun[], entries: Entry[
   );
 }
 
-/** The λ̂ draws and the cumulative FGE per chain at each draw, from traces.arrow. */
-function readTraces(r: ReportRun): { llc: Float64Array; fge: Float64Array } {
-  const table = tableFromIPC(readFileSync(join(r.dir, 'traces.arrow')));
-  const draws = r.analysis.llc.draws;
-  return {
-    llc: Float64Array.from(table.getChild('llc')!.toArray() as Float64Array),
-    fge: Float64Array.from((table.getChild('fge')!.toArray() as Float64Array).subarray(0, draws)),
-  };
+/**
+ * Columns of a run's traces.arrow (one row per chain and draw), as float64; `fge` (cumulative FGE
+ * per chain, the same for every chain) only for the first chain's draws. A column the run does not
+ * have (energy, for samplers other than HMC) is absent.
+ */
+function readTraces(r: ReportRun, names: string[], file = 'traces.arrow'): Record<string, Float64Array> {
+  const table = tableFromIPC(readFileSync(join(r.dir, file)));
+  const columns: Record<string, Float64Array> = {};
+  for (const name of names) {
+    const column = table.getChild(name);
+    if (column) columns[name] = Float64Array.from(column.toArray() as Float64Array);
+  }
+  if (columns.fge) columns.fge = columns.fge.subarray(0, r.analysis.llc.draws);
+  return columns;
 }
+
+/** A run's plots: λ̂ per draw, its rank plot, HMC's energy and VI's ELBO per optimisation step when the run has them. */
+function runPlots(r: ReportRun): string[] {
+  const a = r.analysis;
+  const shape = { chains: a.llc.chains, draws: a.llc.draws };
+  const { llc, energy } = readTraces(r, ['llc', 'energy']);
+  const name = `${a.sampler} ${a.run_id}`;
+  const plots = [
+    plotImage(tracePlot({ llc, ...shape, title: `λ̂ per draw: ${name}` }), `trace plot of ${a.run_id}`),
+    plotImage(rankPlot({ llc, ...shape, title: `Rank plot of λ̂: ${name}` }), `rank plot of ${a.run_id}`),
+  ];
+  if (energy) plots.push(plotImage(energyPlot({ energy, ...shape, title: `Energy: ${name}` }), `energy plot of ${a.run_id}`));
+  if (existsSync(join(r.dir, OPTIMIZATION_FILE))) {
+    const { elbo } = readTraces(r, ['elbo'], OPTIMIZATION_FILE);
+    if (elbo) {
+      const steps = elbo.length / a.llc.chains;
+      plots.push(plotImage(tracePlot({ llc: elbo, chains: a.llc.chains, draws: steps, title: `ELBO estimate per optimisation step: ${name}`, yLabel: 'ELBO estimate', xLabel: 'optimisation step' }), `optimization plot of ${a.run_id}`));
+    }
+  }
+  return plots;
+}
+
+/** VI's per-step optimisation curves, beside traces.arrow. */
+const OPTIMIZATION_FILE = 'optimization.arrow';
 
 function runSection(r: ReportRun, entries: Entry[]): string {
   const a = r.analysis;
@@ -154,12 +186,9 @@ function runSection(r: ReportRun, entries: Entry[]): string {
     ['status', reasons.length ? `${state}: ${reasons.join('; ')}` : state],
     ['λ̂', `${label(a.llc.mean ?? NaN, 5)} ± ${label(a.llc.mcse ?? NaN, 2)} (MCSE), per chain ${a.llc.per_chain.map((v) => label(v ?? NaN, 4)).join(', ')}`],
     ['draws', `${a.llc.chains} chains × ${a.llc.draws} draws, ${a.dtype}, kernel ${a.kernel}`],
-    ['work', `${label(a.work.fge_warmup + a.work.fge_sampling, 4)} FGE per chain (${label(a.work.fge_warmup, 4)} in warm-up), ${label(r.timing.total_s, 3)} s`],
+    ['work', `${label(a.work.fge_warmup + a.work.fge_sampling, 4)} FGE per chain (${label(a.work.fge_warmup, 4)} in warm-up), ${label(a.timing.total_s, 3)} s`],
     ['options', JSON.stringify(a.options)],
     ['posterior', `nβ = ${label(a.temperature.n_beta, 5)}, γ = ${label(a.temperature.gamma, 4)}, seed ${a.seed}`],
   ]);
-  const plots = RUN_PLOTS.filter((f) => existsSync(join(r.dir, f)))
-    .map((f) => plotImage(readFileSync(join(r.dir, f), 'utf8'), `${f.replace('.svg', '')} plot of ${a.run_id}`))
-    .join('');
-  return `<section class="run" id="${escapeHtml(runAnchor(a.run_id))}"><h3>${escapeHtml(entries[r.entry].label)}: <code>${escapeHtml(a.run_id)}</code></h3>${facts}<div class="plots">${plots}</div></section>`;
+  return `<section class="run" id="${escapeHtml(runAnchor(a.run_id))}"><h3>${escapeHtml(entries[r.entry].label)}: <code>${escapeHtml(a.run_id)}</code></h3>${facts}<div class="plots">${runPlots(r).join('')}</div></section>`;
 }

@@ -2,11 +2,12 @@
  * A scratch root holding one experiment file beside the repository's presets, with its targets
  * trained by the real build-target rule: for tests that call the rules directly, without Nx.
  */
-import { mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { buildTargetRule } from '../../rules/build-target';
 import { DEFAULT_PRESETS, Experiment, loadExperiment } from '../../rules/experiment';
+import type { RunTiming } from '../../packages/llc/src/run-artifact';
 import { REPO } from './workspace';
 
 export interface TrainedExperiment {
@@ -36,4 +37,17 @@ export function scopedEnv(names: string[]): { set(values: Record<string, string>
       }
     },
   };
+}
+
+/**
+ * What of a run's folder the same config, seed and kernel must reproduce bit for bit: traces.arrow,
+ * and analysis.json without its wall-clock `timing` entry (returned apart).
+ */
+export function reproducibleFiles(dir: string): { files: Map<string, Buffer>; timing: RunTiming } {
+  const { timing, ...analysis } = JSON.parse(readFileSync(join(dir, 'analysis.json'), 'utf8'));
+  const files = new Map([
+    ['analysis.json', Buffer.from(JSON.stringify(analysis))],
+    ['traces.arrow', readFileSync(join(dir, 'traces.arrow'))],
+  ]);
+  return { files, timing };
 }

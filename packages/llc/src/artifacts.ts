@@ -5,7 +5,7 @@
  *
  *   artifacts/targets/<tgt_…>/      params.npy X.npy Y.npy X_test.npy Y_test.npy
  *                                   teacher_params.npy train_loss.npy meta.json
- *   artifacts/runs/<sampler_…>/     analysis.json timing.json traces.arrow *.svg
+ *   artifacts/runs/<sampler_…>/     analysis.json traces.arrow [optimization.arrow]
  *   artifacts/experiments/<name>/   llc_runs.parquet llc_runs.arrow llc_runs.csv report.html
  *                                   report/<tgt_…>.html
  */

@@ -1,9 +1,10 @@
 /**
- * A run's artifact: analysis.json (strict JSON), Arrow IPC tables (traces.arrow: one row per chain
- * and draw; optimization.arrow: one row per chain and step, for VI), the run's plots as SVG, and
- * timing.json. Everything but timing.json (and the plot against wall time) is a function of the
- * config, the code and the kernel's numeric identity: the same seed and kernel give the same bytes,
- * whatever the machine's load or the number of threads.
+ * A run's artifact: analysis.json (strict JSON) and Arrow IPC tables (traces.arrow: one row per
+ * chain and draw; optimization.arrow: one row per chain and step, for VI). Everything but the
+ * `timing` entry of analysis.json is a function of the config, the code and the kernel's numeric
+ * identity: the same seed and kernel give the same bytes, whatever the machine's load or the number
+ * of threads. A run keeps no plots: the report draws them from its tables. Two or three files per
+ * run, because a sweep's cached rerun costs Nx a copy or a hash per file (docs/caching.md).
  */
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -56,6 +57,8 @@ export interface RunAnalysis {
   mala_acceptance: MalaSummary | null;
   status: RunStatus;
   versions: Record<string, string>;
+  /** Wall-clock facts: the one entry that differs between runs of the same config, seed and kernel. */
+  timing: RunTiming;
 }
 
 /** Wall-clock facts about a run: where the time went, on how many threads. */
@@ -68,19 +71,13 @@ export interface RunTiming {
   seconds: number[];
 }
 
-export async function writeRunArtifact(dir: string, analysis: RunAnalysis, timing: RunTiming, tables: Record<string, Columns>, plots: Record<string, string>): Promise<void> {
+export async function writeRunArtifact(dir: string, analysis: RunAnalysis, tables: Record<string, Columns>): Promise<void> {
   await writeDirAtomic(dir, (tmp) => {
-    writeFileAtomic(join(tmp, 'timing.json'), toJson(timing));
     for (const [name, columns] of Object.entries(tables)) writeArrowFile(join(tmp, name), columns);
-    for (const [name, svg] of Object.entries(plots)) writeFileAtomic(join(tmp, name), svg);
     writeFileAtomic(join(tmp, 'analysis.json'), toJson(analysis));
   });
 }
 
 export function readAnalysis(dir: string): RunAnalysis {
   return JSON.parse(readFileSync(join(dir, 'analysis.json'), 'utf8'));
-}
-
-export function readTiming(dir: string): RunTiming {
-  return JSON.parse(readFileSync(join(dir, 'timing.json'), 'utf8'));
 }

@@ -1,10 +1,10 @@
 /**
- * The plots saved with each sampler run (trace.svg, running-mean-fge.svg, running-mean-time.svg,
- * rank.svg, energy.svg), those of an experiment's report (comparison, convergence overlay, fit
- * scatter, loss bars) and the numbers behind them, as standalone SVG strings with no dependencies.
+ * The plots of an experiment's report — each run's trace, rank and energy plots, and per target and
+ * experiment the comparison, convergence overlay, fit scatter and loss bars — and the numbers behind
+ * them, as standalone SVG strings with no dependencies.
  */
 export { tracePlot, type TracePlotOptions } from './trace';
-export { runningMeanBand, runningMeanPlot, type RunningMeanBand, type RunningMeanPlotOptions } from './running-mean';
+export { runningMeanBand, type RunningMeanBand } from './running-mean';
 export { defaultRankBins, rankHistograms, rankPlot, type RankPlotOptions } from './rank';
 export { ebfmi, energyPlot, type EnergyPlotOptions } from './energy';
 export { comparisonPlot, FAR, farPoints, type ComparisonPlotOptions, type ComparisonPoint } from './comparison';

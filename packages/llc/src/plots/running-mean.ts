@@ -1,9 +1,10 @@
 /**
- * The running-mean plot: the λ̂ estimate as the run goes on, against work (FGE) or wall time, with
- * a 95% band from the spread between chains. It shows whether the estimate has settled and what a
- * shorter run would have reported, which is what comparing samplers at equal cost needs.
+ * The running mean of λ̂ as a run goes on, with a 95% band from the spread between chains: what the
+ * convergence overlay (overlay.ts) draws against work (FGE) or wall time. It shows whether the
+ * estimate has settled and what a shorter run would have reported, which is what comparing samplers
+ * at equal cost needs.
  */
-import { band, checkShape, colour, dashedLevel, documentSize, extent, FRAME, legend, LegendEntry, line, linearScale, logScale, svgDocument, xAxis, yAxis } from './svg';
+import { checkShape } from './svg';
 
 /** The first draws' cumulative means rest on a handful of values; a band there would only stretch the y-axis. */
 const BAND_START = 10;
@@ -43,49 +44,4 @@ export function runningMeanBand(llc: Float64Array, chains: number, draws: number
     upper[t] = mean[t] + halfWidth;
   }
   return { mean, lower, upper, startIndex };
-}
-
-export interface RunningMeanPlotOptions {
-  /** chains × draws, row-major by chain. */
-  llc: Float64Array;
-  chains: number;
-  draws: number;
-  /** The x position of each draw, e.g. cumulative FGE or seconds; length draws. */
-  x: Float64Array;
-  xLabel: string;
-  /** On a log axis, draws at x ≤ 0 are left out. */
-  logX: boolean;
-  title: string;
-  /** A known or reference λ, drawn as a dashed level. */
-  reference?: { value: number; label: string };
-}
-
-export function runningMeanPlot(opts: RunningMeanPlotOptions): string {
-  const { llc, chains, draws } = opts;
-  checkShape('runningMeanPlot', llc, chains, draws);
-  if (opts.x.length !== draws) throw new RangeError(`runningMeanPlot: expected ${draws} x values, got ${opts.x.length}`);
-  const { mean, lower, upper } = runningMeanBand(llc, chains, draws);
-  const reference = opts.reference && Number.isFinite(opts.reference.value) ? opts.reference : undefined;
-
-  const frame = FRAME;
-  const xPixels: [number, number] = [frame.left, frame.left + frame.width];
-  const x = opts.logX ? logScale(extent([opts.x], true), xPixels) : linearScale(extent([opts.x]), xPixels);
-  const y = linearScale(extent([mean, lower, upper, reference ? [reference.value] : []]), [frame.top + frame.height, frame.top]);
-
-  const xs = opts.x.map((v) => x.map(v));
-  const meanColour = colour(0);
-  const referenceColour = colour(3);
-  const entries: LegendEntry[] = [{ label: 'running mean', swatch: { colour: meanColour, kind: 'line' } }];
-  if (chains >= 2) entries.push({ label: `±${Z_95}·SEM over ${chains} chains`, swatch: { colour: meanColour, kind: 'area' } });
-  if (reference) entries.push({ label: reference.label, swatch: { colour: referenceColour, kind: 'dashed' } });
-  const key = legend(frame, entries);
-
-  const body =
-    yAxis(frame, y, 'running mean of λ̂') +
-    xAxis(frame, x, opts.xLabel) +
-    band(xs, lower.map((v) => y.map(v)), upper.map((v) => y.map(v)), meanColour, 0.25) +
-    (reference ? dashedLevel(frame, y.map(reference.value), referenceColour, 'class="reference"') : '') +
-    line(xs, mean.map((v) => y.map(v)), meanColour, 'stroke-width="1.5"') +
-    key.svg;
-  return svgDocument(documentSize(frame, key.width), opts.title, body);
 }
