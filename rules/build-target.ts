@@ -1,6 +1,6 @@
 /** Stage A: train one target and write its artifact (docs/mathematics.md). */
 import { join } from 'node:path';
-import { artifactPath, writeTargetArtifact } from '../packages/llc/src/artifacts';
+import { artifactPath, TARGET_FILES, writeTargetArtifact } from '../packages/llc/src/artifacts';
 import { layout } from '../packages/llc/src/mlp';
 import { kernelSourceFiles } from '../packages/llc/src/kernels';
 import { buildTarget } from '../packages/llc/src/target';
@@ -12,7 +12,7 @@ import { versions } from './versions';
 export const buildTargetRule: Rule<TargetSpec> = {
   name: 'build-target',
   codeEntryPoints: () => [__filename, ...kernelSourceFiles()],
-  outputs: (spec) => [artifactPath.target(spec.id)],
+  outputs: (spec) => TARGET_FILES.map((f) => join(artifactPath.target(spec.id), f)),
   verify: (spec, root) => checkFiles(root, artifactPath.target(spec.id), ['meta.json', 'params.npy', 'X.npy', 'Y.npy']),
   // Training runs in float64 (packages/llc/src/target.ts).
   precisions: () => ['float64'],

@@ -25,7 +25,11 @@ export interface Rule<Spec> {
    * in that closure invalidates the task's cache entry.
    */
   codeEntryPoints(spec: Spec): string[];
-  /** Workspace-relative directories this task writes. */
+  /**
+   * Workspace-relative paths this task writes, which Nx caches and restores: files where they are
+   * known in advance, folders otherwise. Nx walks a folder each time it hashes or restores it, which
+   * a sweep pays for ten thousand times (docs/caching.md, "Files per run").
+   */
   outputs(spec: Spec): string[];
   /**
    * Why the task's outputs are missing or unreadable, or null when they are fine: a task counts as

@@ -19,10 +19,17 @@ import type { RunSpec } from './experiment';
 import { checkFiles, Rule, RuleContext, UserError } from './rule';
 import { versions } from './versions';
 
+/**
+ * The files of a run's folder (run-artifact.ts). optimization.arrow is written only by the samplers
+ * that optimise (VI, flow); listed for every run, as Nx caches what exists of a task's outputs, so
+ * that adding a sampler stays one file.
+ */
+const RUN_FILES = ['analysis.json', 'traces.arrow', 'optimization.arrow'];
+
 export const sampleRule: Rule<RunSpec> = {
   name: 'sample',
   codeEntryPoints: (spec) => [__filename, samplerModulePath(spec.sampler), ...kernelSourceFiles()],
-  outputs: (spec) => [artifactPath.run(spec.id)],
+  outputs: (spec) => RUN_FILES.map((f) => join(artifactPath.run(spec.id), f)),
   verify: (spec, root) => checkFiles(root, artifactPath.run(spec.id), ['analysis.json', 'traces.arrow']),
   // Every sampler's kernel computes in its `dtype` option (SamplerModule.precision), which presets require.
   precisions: (spec) => [(spec.options as { dtype: Dtype }).dtype],

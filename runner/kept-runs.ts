@@ -74,10 +74,10 @@ export class KeptRuns {
     return hash.digest('hex');
   }
 
-  /** The run's folders as they are now. */
+  /** The run's outputs as they are now. */
   private fingerprint(t: KeptTask): string {
     const hash = createHash('sha256');
-    for (const dir of RULES[t.rule].outputs(t.spec)) hashTree(hash, this.root, dir);
+    for (const path of RULES[t.rule].outputs(t.spec)) hashTree(hash, this.root, path);
     return hash.digest('hex');
   }
 

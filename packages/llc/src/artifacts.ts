@@ -51,18 +51,24 @@ export function toJson(value: unknown): string {
   return JSON.stringify(value, (_, v) => (ArrayBuffer.isView(v) && !(v instanceof DataView) ? Array.from(v as Float64Array) : v), 2) + '\n';
 }
 
+/** The files of a target's folder, meta.json last: the build rule declares them as its outputs. */
+export const TARGET_FILES = ['params.npy', 'X.npy', 'Y.npy', 'X_test.npy', 'Y_test.npy', 'teacher_params.npy', 'train_loss.npy', 'meta.json'] as const;
+
 export async function writeTargetArtifact(dir: string, built: BuiltTarget, meta: Omit<TargetMeta, 'hashes'>): Promise<void> {
   const { in_dim, out_dim, n, n_test, d } = meta.dims;
   const params = encodeNpy(built.params, [d]);
+  const contents: Record<(typeof TARGET_FILES)[number], Uint8Array | string> = {
+    'params.npy': params,
+    'X.npy': encodeNpy(built.X, [n, in_dim]),
+    'Y.npy': encodeNpy(built.Y, [n, out_dim]),
+    'X_test.npy': encodeNpy(built.Xtest, [n_test, in_dim]),
+    'Y_test.npy': encodeNpy(built.Ytest, [n_test, out_dim]),
+    'teacher_params.npy': encodeNpy(built.teacherParams, [built.teacherParams.length]),
+    'train_loss.npy': encodeNpy(built.losses, [built.losses.length]),
+    'meta.json': toJson({ ...meta, hashes: { params: `sha256:${sha256Hex(params)}` } }),
+  };
   await writeDirAtomic(dir, (tmp) => {
-    writeFileAtomic(join(tmp, 'params.npy'), params);
-    writeFileAtomic(join(tmp, 'X.npy'), encodeNpy(built.X, [n, in_dim]));
-    writeFileAtomic(join(tmp, 'Y.npy'), encodeNpy(built.Y, [n, out_dim]));
-    writeFileAtomic(join(tmp, 'X_test.npy'), encodeNpy(built.Xtest, [n_test, in_dim]));
-    writeFileAtomic(join(tmp, 'Y_test.npy'), encodeNpy(built.Ytest, [n_test, out_dim]));
-    writeFileAtomic(join(tmp, 'teacher_params.npy'), encodeNpy(built.teacherParams, [built.teacherParams.length]));
-    writeFileAtomic(join(tmp, 'train_loss.npy'), encodeNpy(built.losses, [built.losses.length]));
-    writeFileAtomic(join(tmp, 'meta.json'), toJson({ ...meta, hashes: { params: `sha256:${sha256Hex(params)}` } }));
+    for (const name of TARGET_FILES) writeFileAtomic(join(tmp, name), contents[name]);
   });
 }
 
