@@ -110,7 +110,7 @@ function convergenceSection(targetId: string, runs: ReportRun[], entries: Entry[
   // A sampler entry keeps its colour across targets when every entry has a colour of its own.
   const colourOf = (r: ReportRun, i: number) => (entries.length <= DISTINCT_COLOURS ? r.entry : i);
   const traced = shown.map((r, i) => {
-    const { llc, fge } = readTraces(r, ['llc', 'fge']);
+    const { llc, fge } = readColumns(r, TRACES_FILE, ['llc', 'fge']);
     return { run: r, colourIndex: colourOf(r, i), llc, fge };
   });
   const series = (x: (t: (typeof traced)[number]) => Float64Array) =>
@@ -139,12 +139,16 @@ function convergenceSection(targetId: string, runs: ReportRun[], entries: Entry[
   );
 }
 
+/** A run's table of draws (one row per chain and draw), and for VI and flow its table of optimisation steps. */
+const TRACES_FILE = 'traces.arrow';
+const OPTIMIZATION_FILE = 'optimization.arrow';
+
 /**
- * Columns of a run's traces.arrow (one row per chain and draw), as float64; `fge` (cumulative FGE
- * per chain, the same for every chain) only for the first chain's draws. A column the run does not
- * have (energy, for samplers other than HMC) is absent.
+ * Columns of one of a run's tables, as float64; `fge` (cumulative FGE per chain, the same for every
+ * chain) only for the first chain's draws. A column the run does not have (energy, for samplers
+ * other than HMC) is absent.
  */
-function readTraces(r: ReportRun, names: string[], file = 'traces.arrow'): Record<string, Float64Array> {
+function readColumns(r: ReportRun, file: string, names: string[]): Record<string, Float64Array> {
   const table = tableFromIPC(readFileSync(join(r.dir, file)));
   const columns: Record<string, Float64Array> = {};
   for (const name of names) {
@@ -155,11 +159,11 @@ function readTraces(r: ReportRun, names: string[], file = 'traces.arrow'): Recor
   return columns;
 }
 
-/** A run's plots: λ̂ per draw, its rank plot, HMC's energy and VI's ELBO per optimisation step when the run has them. */
+/** A run's plots: λ̂ per draw, its rank plot, and HMC's energy or VI's and flow's ELBO per optimisation step when the run has them. */
 function runPlots(r: ReportRun): string[] {
   const a = r.analysis;
   const shape = { chains: a.llc.chains, draws: a.llc.draws };
-  const { llc, energy } = readTraces(r, ['llc', 'energy']);
+  const { llc, energy } = readColumns(r, TRACES_FILE, ['llc', 'energy']);
   const name = `${a.sampler} ${a.run_id}`;
   const plots = [
     plotImage(tracePlot({ llc, ...shape, title: `λ̂ per draw: ${name}` }), `trace plot of ${a.run_id}`),
@@ -167,7 +171,7 @@ function runPlots(r: ReportRun): string[] {
   ];
   if (energy) plots.push(plotImage(energyPlot({ energy, ...shape, title: `Energy: ${name}` }), `energy plot of ${a.run_id}`));
   if (existsSync(join(r.dir, OPTIMIZATION_FILE))) {
-    const { elbo } = readTraces(r, ['elbo'], OPTIMIZATION_FILE);
+    const { elbo } = readColumns(r, OPTIMIZATION_FILE, ['elbo']);
     if (elbo) {
       const steps = elbo.length / a.llc.chains;
       plots.push(plotImage(tracePlot({ llc: elbo, chains: a.llc.chains, draws: steps, title: `ELBO estimate per optimisation step: ${name}`, yLabel: 'ELBO estimate', xLabel: 'optimisation step' }), `optimization plot of ${a.run_id}`));
@@ -175,9 +179,6 @@ function runPlots(r: ReportRun): string[] {
   }
   return plots;
 }
-
-/** VI's per-step optimisation curves, beside traces.arrow. */
-const OPTIMIZATION_FILE = 'optimization.arrow';
 
 function runSection(r: ReportRun, entries: Entry[]): string {
   const a = r.analysis;
