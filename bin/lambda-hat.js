@@ -3,7 +3,6 @@
 // directly (no build step, so code and cache keys never disagree). Each command lives in one module
 // whose `main(args)` resolves to the exit status: the workers' CLI in rules/, what drives workers,
 // serves a cache or keys tasks in runner/.
-const { join } = require('node:path');
 
 const COMMANDS = {
   validate: { module: '../rules/cli.ts', usage: 'validate <experiment.yaml>', summary: 'check an experiment file; list its targets and runs (sweeps expanded)' },
@@ -66,8 +65,7 @@ async function run() {
     console.log(`usage: lambda-hat ${command.usage}\n  ${command.summary}`);
     return 0;
   }
-  process.env.SWC_NODE_PROJECT = process.env.SWC_NODE_PROJECT || join(__dirname, '..', 'tsconfig.json');
-  require('@swc-node/register');
+  require('./typescript.js').registerTypeScript();
   // A module that serves several commands is told which one.
   const args = Object.values(COMMANDS).filter((c) => c.module === command.module).length > 1 ? [name, ...rest] : rest;
   return require(command.module).main(args);

@@ -1,13 +1,9 @@
 /**
  * Nx compiles a plugin's TypeScript only while it loads the plugin and its executors, then removes
  * its hook. Code an executor loads later by path (the sampler registry loads samplers by name) needs
- * the hook back: the same compiler bin/lambda-hat.js registers for the workers.
+ * the hook back: the same compiler bin/lambda-hat.js registers for the workers (bin/typescript.js).
  */
-import { join } from 'node:path';
-
 export function keepTypeScriptLoadable(): void {
-  if (require.extensions['.ts']) return;
-  process.env.SWC_NODE_PROJECT ||= join(__dirname, '..', '..', '..', 'tsconfig.json');
   // eslint-disable-next-line @typescript-eslint/no-require-imports
-  require('@swc-node/register');
+  require('../../../bin/typescript.js').registerTypeScript();
 }
