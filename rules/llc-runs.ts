@@ -60,7 +60,7 @@ export const LLC_RUNS_COLUMNS: Column[] = [
   col('label', 'string', "the sampler entry's label: its `label:`, else the sampler's name, followed by the swept values of a swept entry; `#1`, `#2`, … where entries would share one", (r) => r.label),
   col('target_label', 'string', "the target entry's label: its `label:`, else `<model>/<data>`, followed by the swept values of a swept entry; `#1`, `#2`, … where entries would share one", (r) => r.target_label),
   col('status', 'string', '`ok`, `check` (a diagnostic failed or λ̂ disagrees with the target\'s reference run, see status_reason) or `diverged` (non-finite losses)', (r) => r.status.state),
-  col('status_reason', 'string', 'why the status is not ok, reasons separated by `; ` (empty when ok)', (r) => r.status.reasons.join('; ')),
+  col('status_reason', 'string', 'why the status is not ok, reasons separated by `; `, a disagreement with the reference run first (empty when ok)', (r) => r.status.reasons.join('; ')),
   col('reference_run', 'string', "the target's reference run λ̂ is compared with (HMC first, then MCLMC, SGLD, flow, VI; the smallest MCSE among runs of that sampler), the run itself for the reference; empty when λ̂ takes no part (diverged or not finite)", (r) => r.comparison?.reference.id ?? ''),
   col('llc_vs_reference', 'float', 'λ̂ minus the reference run\'s λ̂ (0 for the reference itself)', (r) => r.comparison?.delta ?? null),
   col('llc_vs_reference_pct', 'float', 'llc_vs_reference as a percentage of the reference run\'s |λ̂|', (r) => (r.comparison?.relative == null ? null : 100 * r.comparison.relative)),

@@ -68,8 +68,13 @@ export function disagreements(runs: RunEstimate[]): Map<string, string> {
   return reasons;
 }
 
-/** A run's status with a disagreement added: `ok` becomes `check`; `diverged` stays. */
+/**
+ * A run's status with a disagreement added: `ok` becomes `check`; `diverged` stays, its reason first.
+ * Otherwise the disagreement comes first: it says the number itself is off, where the run's own
+ * reasons say why it may be, and the run table shows a status's first reason only.
+ */
 export function withDisagreement(status: RunStatus, reason: string | undefined): RunStatus {
   if (!reason) return status;
-  return { state: status.state === 'diverged' ? 'diverged' : 'check', reasons: [...status.reasons, reason] };
+  if (status.state === 'diverged') return { state: 'diverged', reasons: [...status.reasons, reason] };
+  return { state: 'check', reasons: [reason, ...status.reasons] };
 }
