@@ -12,7 +12,7 @@
 import { mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { aoyagiLambda } from '../packages/llc/src/aoyagi';
+import { aoyagiLambda, closedFormLambda } from '../packages/llc/src/aoyagi';
 import { readTargetArtifact } from '../packages/llc/src/artifacts';
 import { MlpArch, MlpEvaluator, layout } from '../packages/llc/src/mlp';
 import { temperature } from '../packages/llc/src/posterior';
@@ -92,7 +92,6 @@ async function main(): Promise<void> {
   const sizes = quick ? SIZES.slice(0, 1) : (process.env.DLN_N?.split(',').map(Number) ?? SIZES);
   const rows: Row[] = [];
   for (const net of networks) {
-    const truth = aoyagiLambda(net.widths, net.rank);
     const inDim = net.widths[0];
     const outDim = net.widths[net.widths.length - 1];
     const hidden = net.widths.slice(1, -1);
@@ -111,6 +110,9 @@ async function main(): Promise<void> {
           writeFileSync(join(root, 'exp.yaml'), `experiment: dln\ntargets:\n  - ${target}\nsamplers:\n${entries.map((e) => `  - ${e}`).join('\n')}\n`);
         writeExperiment(['{ name: hmc }']);
         const probe = await loadExperiment({ root, presets: DEFAULT_PRESETS }, join(root, 'exp.yaml'));
+        // λ as llc_runs and the report give it for this target, which must be Aoyagi's λ for the network.
+        const truth = closedFormLambda(probe.targets[0].build);
+        if (truth?.lambda !== aoyagiLambda(net.widths, net.rank).lambda) throw new Error(`${net.name}: the target's true λ is ${truth?.lambda}, not Aoyagi's ${aoyagiLambda(net.widths, net.rank).lambda}`);
         const log = () => {};
         const buildStarted = performance.now();
         await buildTargetRule.run(probe.targets[0], { root, log });

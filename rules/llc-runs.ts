@@ -6,6 +6,7 @@
  */
 import { join } from 'node:path';
 import { Comparison, comparisons, RunEstimate, withDisagreement } from '../packages/llc/src/agreement';
+import { closedFormLambda } from '../packages/llc/src/aoyagi';
 import { artifactPath } from '../packages/llc/src/artifacts';
 import { canonicalJson } from '../packages/llc/src/canonical';
 import { describeIdentity } from '../packages/llc/src/kernels/identity';
@@ -80,6 +81,8 @@ export const LLC_RUNS_COLUMNS: Column[] = [
   col('n_beta', 'float', 'nβ, the factor between a loss difference and λ̂', (r) => r.analysis.temperature.n_beta),
   col('gamma', 'float', 'localisation strength γ', (r) => r.analysis.temperature.gamma),
   col('L0', 'float', 'L_n(w*) computed by the sampling kernel in its precision', (r) => r.analysis.L0),
+  col('llc_true', 'float', "the target's learning coefficient λ where theory gives it (a linear regression: d/2; a deep linear network of a linear teacher: Aoyagi's formula); null elsewhere", (r) => closedFormLambda(r.analysis.target)?.lambda ?? null),
+  col('llc_true_source', 'string', 'what gives llc_true: `d/2 (regular model)` or `Aoyagi, rank <r>` (empty where it is null)', (r) => closedFormLambda(r.analysis.target)?.source ?? ''),
   col('llc_mean', 'float', 'λ̂: mean over every chain and draw (VI: mean of the per-chain estimates)', (r) => r.analysis.llc.mean),
   col('llc_std', 'float', 'standard deviation of λ̂ over every chain and draw', (r) => r.analysis.llc.std),
   col('llc_mcse', 'float', 'Monte Carlo standard error of llc_mean (VI: from the spread over chains)', (r) => r.analysis.llc.mcse),

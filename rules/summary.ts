@@ -1,6 +1,6 @@
 /**
  * The table every `run-many` ends with: one line per run of an experiment (label, target, sampler,
- * λ̂ ± MCSE, R̂, bulk ESS, status) and where the results are, read back from llc_runs.arrow so that it
+ * λ̂ ± MCSE, the true λ where theory gives it, R̂, bulk ESS, status) and where the results are, read back from llc_runs.arrow so that it
  * shows exactly what the table on disk holds. A large sweep's table would bury the paths, so beyond
  * SHOWN_RUNS runs it shows the runs that need a look first (diverged, then check) and counts the rest.
  */
@@ -10,7 +10,7 @@ import { tableFromIPC } from 'apache-arrow';
 import { artifactPath } from '../packages/llc/src/artifacts';
 
 /** The llc_runs columns the table shows. */
-const COLUMNS = ['label', 'target_label', 'sampler', 'llc_mean', 'llc_mcse', 'r_hat', 'ess_bulk', 'status', 'status_reason'];
+const COLUMNS = ['label', 'target_label', 'sampler', 'llc_mean', 'llc_mcse', 'llc_true', 'r_hat', 'ess_bulk', 'status', 'status_reason'];
 
 /** The most runs the table lists. */
 export const SHOWN_RUNS = 40;
@@ -41,16 +41,19 @@ export function summaryLines(root: string, name: string): string[] {
     Object.fromEntries(COLUMNS.map((name) => [name, columns[name].get(i)])),
   );
   const rows = statuses.map((status) => ({ status }));
+  // The true λ has a column only where some target has one (a linear regression, a deep linear network).
+  const withTruth = shown.some((r) => typeof r.llc_true === 'number');
   const cells = shown.map((r) => [
     String(r.label),
     String(r.target_label),
     String(r.sampler),
     `${fixed(r.llc_mean, 3)} ± ${fixed(r.llc_mcse, 3)}`,
+    ...(withTruth ? [typeof r.llc_true === 'number' ? String(r.llc_true) : '–'] : []),
     fixed(r.r_hat, 3),
     whole(r.ess_bulk),
     `${r.status}${r.status === 'ok' ? '' : `: ${brief(String(r.status_reason))}`}`,
   ]);
-  const head = ['label', 'target', 'sampler', 'λ̂ ± MCSE', 'R̂', 'ESS', 'status'];
+  const head = ['label', 'target', 'sampler', 'λ̂ ± MCSE', ...(withTruth ? ['true λ'] : []), 'R̂', 'ESS', 'status'];
   const widths = head.map((h, i) => Math.max(h.length, ...cells.map((c) => c[i].length)));
   // The status is last and not padded: a long reason runs on instead of widening every line.
   const line = (c: string[]) => c.map((x, i) => (i < c.length - 1 ? x.padEnd(widths[i]) : x)).join('  ');

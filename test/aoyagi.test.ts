@@ -1,5 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { aoyagiLambda } from '../packages/llc/src/aoyagi';
+import { aoyagiLambda, closedFormLambda } from '../packages/llc/src/aoyagi';
+import type { DataSpec, TeacherSpec } from '../packages/llc/src/data';
+import type { MlpArch } from '../packages/llc/src/mlp';
 
 /**
  * Reduced-rank regression (one hidden layer: input M, hidden H, output N, true rank r), in the case
@@ -51,5 +53,42 @@ describe("Aoyagi's learning coefficient of deep linear networks", () => {
     expect(() => aoyagiLambda([4], 1)).toThrow(/input and an output/);
     expect(() => aoyagiLambda([4, 2, 3], 3)).toThrow(/rank must be an integer in \[0, 2\]/);
     expect(() => aoyagiLambda([4, 0, 3], 0)).toThrow(/positive integers/);
+  });
+});
+
+describe('the learning coefficient of a target, where theory gives it', () => {
+  const arch = (over: Partial<MlpArch>): MlpArch => ({ in_dim: 5, out_dim: 5, widths: [5, 5], activation: 'identity', bias: false, layernorm: false, skip_connections: false, residual_period: 2, ...over });
+  const teacherOf = (over: Partial<TeacherSpec>): TeacherSpec => ({ ...arch({ residual_period: 1 }), dropout_rate: 0, ...over });
+  const data: DataSpec = { n_data: 1000, n_test: 0, x_dist: 'gauss_iso', noise_model: 'gauss', noise_scale: 0.1 };
+
+  it('is d/2 for a linear regression, with or without biases, whatever the teacher', () => {
+    const relu = teacherOf({ widths: [7], activation: 'relu', bias: true, dropout_rate: 0.1 });
+    expect(closedFormLambda({ model: arch({ in_dim: 8, out_dim: 2, widths: [], bias: true }), teacher: relu, data })).toEqual({ lambda: 9, source: 'd/2 (regular model)' });
+    expect(closedFormLambda({ model: arch({ in_dim: 8, out_dim: 2, widths: [] }), teacher: relu, data })?.lambda).toBe(8);
+  });
+
+  it("is Aoyagi's λ for a deep linear network of a linear teacher, with the teacher's rank", () => {
+    // The networks of `npm run bench:dln`: a teacher r wide has rank r.
+    expect(closedFormLambda({ model: arch({ widths: [5, 5] }), teacher: teacherOf({ widths: [2] }), data })).toEqual({ lambda: 11, source: 'Aoyagi, rank 2' });
+    expect(closedFormLambda({ model: arch({ in_dim: 6, out_dim: 4, widths: [8] }), teacher: teacherOf({ in_dim: 6, out_dim: 4, widths: [1] }), data })?.lambda).toBe(12);
+    expect(closedFormLambda({ model: arch({ in_dim: 4, out_dim: 4, widths: [6, 6, 6, 6] }), teacher: teacherOf({ in_dim: 4, out_dim: 4, widths: [3] }), data })?.lambda).toBe(8);
+    // A teacher of the student's own shape (the `_null` preset) has full rank min(5, 5, 5) = 5: 5·5/2.
+    expect(closedFormLambda({ model: arch({}), teacher: teacherOf({}), data })).toEqual({ lambda: 12.5, source: 'Aoyagi, rank 5' });
+  });
+
+  it('claims nothing where the theorem does not apply', () => {
+    const linear = teacherOf({ widths: [2] });
+    const cases: [string, MlpArch, TeacherSpec, DataSpec][] = [
+      ['a ReLU student', arch({ activation: 'relu' }), linear, data],
+      ['a student with biases', arch({ bias: true }), linear, data],
+      ['a student with layer norm', arch({ layernorm: true }), linear, data],
+      ['a ReLU teacher', arch({}), teacherOf({ widths: [2], activation: 'relu' }), data],
+      ['a teacher with biases', arch({}), teacherOf({ widths: [2], bias: true }), data],
+      ['a teacher with output dropout', arch({}), teacherOf({ widths: [2], dropout_rate: 0.1 }), data],
+      ['a student too narrow for the teacher', arch({ widths: [5, 1] }), linear, data],
+      ['inputs on a low-dimensional manifold', arch({}), linear, { ...data, x_dist: 'lowdim_manifold', x_dim_latent: 2 }],
+      ['a linear regression on such inputs', arch({ widths: [] }), linear, { ...data, x_dist: 'lowdim_manifold', x_dim_latent: 2 }],
+    ];
+    for (const [why, model, teacher, d] of cases) expect(closedFormLambda({ model, teacher, data: d }), why).toBeNull();
   });
 });

@@ -44,7 +44,7 @@ describe('malformed experiment files', () => {
 
   it('4. missing preset', async () => {
     expect(await problems(file(['{ model: smal, data: small, seed: 1 }']))).toEqual([
-      'exp.yaml:3:7: targets[0].model: unknown model preset "smal"; did you mean "small"? (available: base, small; looked for config/model/smal.yaml)',
+      'exp.yaml:3:7: targets[0].model: unknown model preset "smal"; did you mean "small"? (available: base, linear, small; looked for config/model/smal.yaml)',
     ]);
   });
 

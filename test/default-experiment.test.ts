@@ -22,7 +22,17 @@ async function runDefaultExperiment(ws: ScratchWorkspace) {
   for (const row of rows) {
     expect(Number.isFinite(row.llc_mean), String(row.run_id)).toBe(true);
     expect(row.r_hat as number, String(row.run_id)).toBeLessThan(1.1);
+    // The linear regression (d = 18) is a regular model: λ = d/2; the ReLU network has no λ in closed form.
+    expect(row.llc_true, String(row.target_label)).toBe(row.target_label === 'linear-regression-s43' ? 9 : null);
   }
+  // The report says so too: on the linear regression's page, and as a dashed line in the comparison plot (test/plots.test.ts).
+  const linear = exp.targets.find((t) => exp.labels[t.id] === 'linear-regression-s43')!;
+  expect(ws.read(`artifacts/experiments/${exp.name}/report/${linear.id}.html`).toString()).toContain('<dt>true λ</dt><dd>9 (d/2 (regular model))</dd>');
+  expect(ws.read(`artifacts/experiments/${exp.name}/report.html`).toString()).toContain('A dashed line marks a target’s true λ');
+  // A newcomer's first run: every run ok but VI on the ReLU network, which its status flags as
+  // untrustworthy there (docs/vi.md); on the linear regression VI is exact and ok like the rest.
+  const notOk = rows.filter((row) => row.status !== 'ok');
+  expect(notOk.map((row) => `${row.target_label} ${row.label}`), notOk.map((row) => `${row.target_label} ${row.label}: ${row.status_reason}`).join('\n')).toEqual(['small-realizable-s42 vi']);
   // `run-many -t sample` also computes the default tuning file's HMC reference, an ordinary run.
   const tune = await loadTuneConfig({ root: ws.root, presets: DEFAULT_PRESETS }, ws.path('config/tune/dev.yaml'));
   const extra = tune.references.filter((ref) => !exp.runs.some((run) => run.id === ref.id)).length;

@@ -525,6 +525,38 @@ describe('report plots', () => {
     expect(withClass(single, 'panel-heading')).toEqual([]);
   });
 
+  it("mark a target's true λ as a dashed line across its column, at its height, and in the legend", () => {
+    const svg = comparisonPlot({
+      groups: [
+        { label: 'tgt_a', points: [{ series: 'hmc', mean: 1.5, halfWidth: 0.05, tooltip: 'hmc_1' }] },
+        // λ = 9 lies above every point: the scale reaches it.
+        { label: 'tgt_b', points: [{ series: 'hmc', mean: 8.5, halfWidth: 0.05, tooltip: 'hmc_2' }], truth: 9 },
+      ],
+      series: ['hmc'],
+      yLabel: 'λ̂',
+      title: 'truth',
+    });
+    const root = checkDocument(svg, 'truth');
+    const [truth, ...more] = withClass(root, 'truth');
+    expect(more).toEqual([]);
+    expect(truth.children[0].text).toBe('true λ = 9');
+    const line = truth.children[1].attributes;
+    expect(line['stroke-dasharray']).toBeDefined();
+    const frame = withClass(root, 'frame')[0].attributes;
+    const [left, width, top] = [Number(frame.x), Number(frame.width), Number(frame.y)];
+    // Across tgt_b's column, the right half of the panel.
+    expect(Number(line.x1)).toBeGreaterThan(left + width / 2);
+    expect(Number(line.x2)).toBeLessThanOrEqual(left + width);
+    // Its height: on the linear axis through the two dots.
+    const dots = withClass(root, 'point').map((p) => Number(p.children.find((e) => e.name === 'circle')!.attributes.cy));
+    const y = (v: number) => dots[0] + ((v - 1.5) / (8.5 - 1.5)) * (dots[1] - dots[0]);
+    expect(Number(line.y1)).toBeCloseTo(y(9), 6);
+    expect(Number(line.y1)).toBeGreaterThanOrEqual(top);
+    expect(withClass(root, 'legend')[0].children.filter((e) => e.name === 'text').map((e) => e.text)).toEqual(['hmc', 'true λ']);
+    // Without a truth, neither mark nor legend entry.
+    expect(withClass(parseXml(comparison()), 'truth')).toEqual([]);
+  });
+
   it('overlay running means as lines and a final estimate (VI) as a marker with its interval', () => {
     const root = parseXml(overlayPlot({ series: series(), xLabel: 'FGE', logX: true, title: 'overlay' }));
     const [running, shot] = withClass(root, 'series');

@@ -339,7 +339,7 @@ samplers:
         ),
       ),
     ).toEqual([
-      'exp.yaml:3:7: targets[0].model: unknown model preset "smal"; did you mean "small"? (available: base, small; looked for config/model/smal.yaml)',
+      'exp.yaml:3:7: targets[0].model: unknown model preset "smal"; did you mean "small"? (available: base, linear, small; looked for config/model/smal.yaml)',
       'exp.yaml:4:43: targets[1].sweep.sed: unknown key "sed" in a target entry; did you mean "seed"? (can be swept: data, model, overrides, seed, teacher, training)',
       'exp.yaml:6:47: samplers[0].sweep.overrides.chains[0]: must be >= 1, got the integer 0',
       'exp.yaml:7:27: samplers[1].sweep.seed: an empty list: give at least one value',

@@ -6,6 +6,7 @@
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { closedFormLambda } from '../../packages/llc/src/aoyagi';
 import { artifactPath, readTargetArtifact } from '../../packages/llc/src/artifacts';
 import { ExperimentRuns, readRunRecord, runEstimate, teacherText } from '../llc-runs';
 import { comparisons, withDisagreement } from '../../packages/llc/src/agreement';
@@ -73,7 +74,7 @@ export function writeReport(root: string, spec: ReportSpec, dir: string, ctx: Pi
     const { build, dims, L0 } = artifact.meta;
     targets.push({
       id,
-      facts: { label: specs[0].target_label, seed: build.seed, model: `${JSON.stringify(build.model.widths)} ${build.model.activation}`, teacher: teacherText(build.teacher), d: dims.d, n: dims.n, L0 },
+      facts: { label: specs[0].target_label, seed: build.seed, model: `${JSON.stringify(build.model.widths)} ${build.model.activation}`, teacher: teacherText(build.teacher), d: dims.d, n: dims.n, L0, llc_true: closedFormLambda(build)?.lambda ?? null },
       runs: runs.map((r) => ({ id: r.analysis.run_id, entry: r.entry, state: r.status.state, mean: r.analysis.llc.mean, mcse: r.analysis.llc.mcse, row: runRow(r) })),
     });
     ctx.progress?.({ phase: 'report', done: targets.length, total: byTarget.size, unit: 'targets' });

@@ -8,6 +8,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { tableFromIPC } from 'apache-arrow';
+import { closedFormLambda } from '../../packages/llc/src/aoyagi';
 import type { TargetArtifact } from '../../packages/llc/src/artifacts';
 import { barPlot, energyPlot, overlayPlot, rankPlot, scatterPlot, tracePlot } from '../../packages/llc/src/plots';
 import { DISTINCT_COLOURS, label } from '../../packages/llc/src/plots/svg';
@@ -82,6 +83,7 @@ function targetSection(id: string, t: TargetArtifact): string {
     title: `Losses of the trained student: ${id}`,
   });
   const m = build.model;
+  const truth = closedFormLambda(build);
   const facts = factList([
     ['model', `${m.in_dim} → ${JSON.stringify(m.widths)} → ${m.out_dim}, ${m.activation}${m.layernorm ? ', LayerNorm' : ''}${m.skip_connections ? ', skips' : ''}`],
     ['parameters d', String(dims.d)],
@@ -89,6 +91,7 @@ function targetSection(id: string, t: TargetArtifact): string {
     ['seed', String(build.seed)],
     ['training', `${training.steps_run} of ${build.training.steps} steps${training.stopped_early ? ' (early stop)' : ''}, ${build.training.optimizer} lr ${build.training.learning_rate}`],
     ['L_n(w*)', label(t.meta.L0, 6)],
+    ...(truth ? [['true λ', `${truth.lambda} (${truth.source})`] as [string, string]] : []),
   ]);
   return `${facts}<div class="plots">${plotImage(scatter, `student against teacher outputs for ${id}`)}${plotImage(losses, `losses of ${id}`)}</div>`;
 }

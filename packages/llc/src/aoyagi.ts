@@ -17,6 +17,8 @@
  * for no hidden layer it is d/2: the unit tests check both.
  */
 
+import type { BuildSpec } from './config';
+
 export interface AoyagiLambda {
   lambda: number;
   /** Indices (into the widths) of the bottleneck set Σ. */
@@ -57,4 +59,41 @@ export function aoyagiLambda(widths: readonly number[], rank: number): AoyagiLam
   }
   // Unreachable by the theorem (Σ exists for every width list); kept as a loud guard.
   throw new Error(`no bottleneck set satisfies Aoyagi's conditions for widths [${widths.join(', ')}], rank ${rank}`);
+}
+
+/** λ of a target whose learning coefficient is known in closed form, and which result gives it. */
+export interface ClosedFormLambda {
+  lambda: number;
+  /** `d/2 (regular model)` or `Aoyagi, rank r`. */
+  source: string;
+}
+
+/**
+ * The learning coefficient of a target where theory gives it, else null:
+ *
+ * - a student without hidden layers is a linear regression, a regular model: λ = d/2, whatever the
+ *   teacher (the population loss is a non-degenerate quadratic in the weights around the best fit);
+ * - a deep linear network student (identity activations, no biases, no layer norm or skips) of
+ *   data from a linear teacher without biases or dropout: Aoyagi's λ with the teacher's rank,
+ *   min(input, output, the teacher's widths) — its weights are Gaussian, so full rank almost surely —
+ *   provided every student layer is at least that wide (else the student cannot fit the teacher).
+ *
+ * Both need inputs whose covariance has full rank; `lowdim_manifold` inputs are nearly degenerate
+ * in the directions their latent space does not reach, so no λ is claimed for them. λ is the
+ * coefficient as n → ∞; at a finite n a correct estimate differs from it by O(1/log n) terms
+ * and by the localisation γ (bench/README.md, `npm run bench:dln`).
+ */
+export function closedFormLambda(build: Pick<BuildSpec, 'model' | 'teacher' | 'data'>): ClosedFormLambda | null {
+  const { model, teacher, data } = build;
+  if (data.x_dist === 'lowdim_manifold') return null;
+  if (model.widths.length === 0) {
+    const d = model.out_dim * (model.in_dim + (model.bias ? 1 : 0));
+    return { lambda: d / 2, source: 'd/2 (regular model)' };
+  }
+  const linearStudent = model.activation === 'identity' && !model.bias && !model.layernorm && !model.skip_connections;
+  const linearTeacher = (teacher.widths.length === 0 || teacher.activation === 'identity') && !teacher.bias && teacher.dropout_rate === 0;
+  if (!linearStudent || !linearTeacher) return null;
+  const rank = Math.min(model.in_dim, model.out_dim, ...teacher.widths);
+  if (rank > Math.min(...model.widths)) return null;
+  return { lambda: aoyagiLambda([model.in_dim, ...model.widths, model.out_dim], rank).lambda, source: `Aoyagi, rank ${rank}` };
 }

@@ -23,8 +23,8 @@ export interface ComparisonPoint {
 }
 
 export interface ComparisonPlotOptions {
-  /** One group per target, in order along x. */
-  groups: { label: string; points: ComparisonPoint[] }[];
+  /** One group per target, in order along x; `truth`, where theory gives the target's λ, is drawn as a dashed line across its column. */
+  groups: { label: string; points: ComparisonPoint[]; truth?: number }[];
   /** The series in legend order; colours follow this order. */
   series: string[];
   yLabel: string;
@@ -91,15 +91,24 @@ const PANEL_GAP = 72;
 const HEADING = 18;
 /** Size of the arrow that marks, in the main panel, where a far run went. */
 const ARROW = 6;
+/** The true λ's dashed line: dark grey, apart from every series colour. */
+const TRUTH_COLOUR = '#444444';
 
 type Group = ComparisonPlotOptions['groups'][number];
 
 /** A linear scale over the points' intervals, for a frame. */
-function scaleOf(points: ComparisonPoint[], frame: Frame): Scale {
+function scaleOf(points: ComparisonPoint[], frame: Frame, also: number[] = []): Scale {
   const finite = (v: number) => (Number.isFinite(v) ? v : NaN);
   const lows = points.map((p) => finite(p.mean - (Number.isFinite(p.halfWidth) ? p.halfWidth : 0)));
   const highs = points.map((p) => finite(p.mean + (Number.isFinite(p.halfWidth) ? p.halfWidth : 0)));
-  return linearScale(extent([lows, highs]), [frame.top + frame.height, frame.top]);
+  return linearScale(extent([lows, highs, also.map(finite)]), [frame.top + frame.height, frame.top]);
+}
+
+/** The target's true λ: a dashed line across its column, under its points. */
+function truthMark(truth: number, left: number, width: number, y: Scale): string {
+  const cy = y.map(truth);
+  if (!Number.isFinite(cy)) return '';
+  return `<g class="truth"><title>${escapeXml(`true λ = ${label(truth, 4)}`)}</title><line x1="${num(left + 4)}" y1="${num(cy)}" x2="${num(left + width - 4)}" y2="${num(cy)}" stroke="${TRUTH_COLOUR}" stroke-width="1.5" stroke-dasharray="6 4"/></g>`;
 }
 
 /** One point: its interval with whiskers and its dot, with the hover text; nothing when its λ̂ has no place on the axis. */
@@ -134,6 +143,7 @@ function panel(name: string, frame: Frame, groups: Group[], slots: string[], col
     const x = (series: string) => left + slot * (slots.indexOf(series) + 1);
     if (g > 0) parts.push(`<line x1="${num(left)}" y1="${num(frame.top)}" x2="${num(left)}" y2="${num(bottom)}" stroke="#e5e5e5"/>`);
     parts.push(text(left + groupWidth / 2, bottom + 18, group.label, 'class="tick" text-anchor="middle"'));
+    if (group.truth !== undefined) parts.push(truthMark(group.truth, left, groupWidth, y));
     for (const p of group.points) parts.push(pointMark(p, x(p.series), y, colour(colours.indexOf(p.series))));
     parts.push(extra(g, x));
   });
@@ -143,14 +153,15 @@ function panel(name: string, frame: Frame, groups: Group[], slots: string[], col
 
 export function comparisonPlot(opts: ComparisonPlotOptions): string {
   const far = opts.groups.map((g) => farPoints(g.points));
-  const near = opts.groups.map((g, i) => ({ label: g.label, points: g.points.filter((_, j) => !far[i].has(j)) }));
+  const near = opts.groups.map((g, i) => ({ label: g.label, points: g.points.filter((_, j) => !far[i].has(j)), truth: g.truth }));
   const away = opts.groups.map((g, i) => ({ label: g.label, points: g.points.filter((_, j) => far[i].has(j)) }));
   const awayGroups = away.filter((g) => g.points.length > 0);
   const split = awayGroups.length > 0;
   const top = FRAME.top + (split ? HEADING : 0);
   // Wide enough for a target id under each group: a long grid gets a wider plot, not overlapping labels.
   const main: Frame = { ...FRAME, top, width: Math.max(FRAME.width, opts.groups.length * MIN_GROUP_WIDTH) };
-  const yMain = scaleOf(near.flatMap((g) => g.points), main);
+  const truths = opts.groups.flatMap((g) => (g.truth === undefined ? [] : [g.truth]));
+  const yMain = scaleOf(near.flatMap((g) => g.points), main, truths);
 
   // Where each far run went: an arrow at the edge of the main panel, in its slot, pointing its way.
   const arrows = (g: number, x: (series: string) => number) => {
@@ -179,7 +190,10 @@ export function comparisonPlot(opts: ComparisonPlotOptions): string {
   const whole: Frame = { left: main.left, top, width: right - main.left, height: FRAME.height };
   const key = legend(
     whole,
-    opts.series.map((name, s) => ({ label: name, swatch: { colour: colour(s), kind: 'line' as const } })),
+    [
+      ...opts.series.map((name, s) => ({ label: name, swatch: { colour: colour(s), kind: 'line' as const } })),
+      ...(truths.length ? [{ label: 'true λ', swatch: { colour: TRUTH_COLOUR, kind: 'dashed' as const } }] : []),
+    ],
   );
   return svgDocument(documentSize(whole, key.width), opts.title, parts.join('') + key.svg);
 }

@@ -23,7 +23,7 @@
  *
  * Estimate, per chain, from eval_samples draws w_s of the fitted q: λ̂ = nβ·(mean_s L_n(w_s) − L0).
  * diagnostics.importance reweights the same draws by exp(−U − log q) as a check on q: its ESS is a
- * few percent of the draws on the default experiment's ReLU targets, where q, though ~14 nats of
+ * few percent of the draws on the small ReLU targets of docs/vi.md, where q, though ~14 nats of
  * ELBO better than MFA VI's, is still ~2–3 nats from log Z: its bulk is narrower than the
  * posterior's and it has a heavy tail of high-loss draws, and λ̂ comes out ~30–45% above HMC's
  * (against MFA VI's ~6×). On a regular model (linear regression) it is within ~1% of the exact λ.
@@ -334,8 +334,8 @@ export default flow;
 
 /**
  * The least effective sample size of the importance weights p/q, as a share of the draws, at which
- * q is trusted: where q matches p it is near 1 (the regular-model test), on the default ReLU targets
- * 0.01–1%.
+ * q is trusted: where q matches p it is near 1 (the regular-model test), on the small ReLU
+ * targets of docs/vi.md 0.01–1%.
  */
 const MIN_IMPORTANCE_ESS_SHARE = 0.1;
 
