@@ -19,8 +19,7 @@ let loaded: typeof Execa | undefined;
 /**
  * execa, loaded when a Slurm command first runs rather than imported: every executor loads this
  * module (backends/index.ts), and execa costs about 60 ms of CPU to load, which a local run would
- * otherwise pay per executor, so per task with --batch=false. (This module cannot be the one loaded
- * late instead: Nx removes its TypeScript hook once the executor is loaded, plugins/lambda-hat/src/typescript.ts.)
+ * otherwise pay per executor, so per task with --batch=false.
  */
 function execaModule(): typeof Execa {
   return (loaded ??= require('execa') as typeof Execa);

@@ -14,7 +14,6 @@ import { withBackend } from '../../../runner/backends';
 import { cardSelectionFromEnv } from '../../../runner/cards';
 import { runTune, tuneSummaryLines } from '../../../runner/tune';
 import { refusal } from './options';
-import { keepTypeScriptLoadable } from './typescript';
 
 export interface TuneOptions {
   /** Workspace-relative path of the tuning file. */
@@ -24,7 +23,6 @@ export interface TuneOptions {
 export default async function tuneExecutor(options: TuneOptions, context: ExecutorContext): Promise<{ success: boolean }> {
   const refused = refusal(options, ['config']);
   if (refused) return refused;
-  keepTypeScriptLoadable();
   return withBackend(context.root, cardSelectionFromEnv(), async (backend, display, print) => {
     try {
       const config = await loadTuneConfig({ root: context.root, presets: DEFAULT_PRESETS }, join(context.root, options.config));
