@@ -43,17 +43,28 @@ export class ConfigError extends Error {
       for (const v of via ?? []) u.via.set(JSON.stringify(v), v);
     }
     const merged = [...unique.values()].map(({ problem, via }) => (via.size ? { ...problem, origin: { ...problem.origin, via: [...via.values()] } } : problem));
+    // No stack: a ConfigError is reported as its problems, never with a stack trace, and validation
+    // throws and collects one per broken entry, where capturing stacks took half the time of
+    // refusing a file of 50,000 entries.
+    const stackTraceLimit = Error.stackTraceLimit;
+    Error.stackTraceLimit = 0;
     super(sortProblems(merged).map(formatProblem).join('\n'));
+    Error.stackTraceLimit = stackTraceLimit;
     this.name = 'ConfigError';
     this.problems = merged;
   }
 }
 
-const compareOrigins = (a: Origin, b: Origin) => a.file.localeCompare(b.file) || a.line - b.line || a.col - b.col;
+/**
+ * Code-point order, not localeCompare: the order only has to be stable, and ICU's collation costs
+ * about 1 µs a comparison, 0.1 s of refusing a file with 50,000 problems.
+ */
+const compareText = (a: string, b: string) => (a < b ? -1 : a > b ? 1 : 0);
+const compareOrigins = (a: Origin, b: Origin) => compareText(a.file, b.file) || a.line - b.line || a.col - b.col;
 const sortOrigins = (origins: Origin[]) => [...origins].sort(compareOrigins);
 
 function sortProblems(problems: Problem[]): Problem[] {
-  return [...problems].sort((a, b) => compareOrigins(a.origin, b.origin) || a.message.localeCompare(b.message));
+  return [...problems].sort((a, b) => compareOrigins(a.origin, b.origin) || compareText(a.message, b.message));
 }
 
 /** `targets[1].overrides.training.steps` */
