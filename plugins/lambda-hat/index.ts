@@ -13,6 +13,7 @@ import { basename, join, relative } from 'node:path';
 import { cacheDir, CreateDependencies, CreateNodesV2, DependencyType, RawProjectGraphDependency } from '@nx/devkit';
 import { writeFileAtomic } from '../../packages/llc/src/atomic';
 import { fileHash, sourcesHash } from './src/graph-inputs';
+import { tuneProjectName } from './src/project-names';
 import type { LambdaHatMetadata, Projects } from './src/graph';
 
 /** The default experiment, any further ones under config/experiments/, and the tuning files under config/tune/. */
@@ -84,17 +85,21 @@ const fileProjectName = (file: string) => file.replace(/\//g, '-');
  *   path; its message adds which files declare its name. It never blocks a file that loaded.
  */
 async function resolveNames(entries: { file: string; nodes: FileNodes }[], executor: string): Promise<[string, { projects: Projects }][]> {
-  const graph = await import('./src/graph');
-  const { nameProblem } = await import('../../rules/experiment/names');
+  // graph.ts, with the rules it imports, loads only where a file needs an error project: on the
+  // usual path (every file loaded, names unique) the projects are used as they came, from the
+  // cache or inferFile. Loading it cost ~150 ms of every command.
+  let modules: Promise<[typeof import('./src/graph'), typeof import('../../rules/experiment/names')]> | undefined;
+  const load = () => (modules ??= Promise.all([import('./src/graph'), import('../../rules/experiment/names')]));
   const kindOf = (file: string) => (isTuningFile(file) ? 'tuning' : 'experiment');
-  const projectName = (file: string, name: string) => (isTuningFile(file) ? graph.tuneProjectName(name) : name);
+  const projectName = (file: string, name: string) => (isTuningFile(file) ? tuneProjectName(name) : name);
   const claims = new Map<string, string[]>();
   for (const { file, nodes } of entries) {
     const key = projectName(file, nodes.name);
     claims.set(key, [...(claims.get(key) ?? []), file]);
   }
   const loaded = (file: string) => !entries.find((e) => e.file === file)!.nodes.error;
-  const errorProjects = (file: string, name: string, message: string, own: boolean) => {
+  const errorProjects = async (file: string, name: string, message: string, own: boolean) => {
+    const [graph] = await load();
     const kind = kindOf(file);
     const root = own ? undefined : `.lambda-hat/errors/${file}`;
     const projectNameOf = own ? undefined : fileProjectName(file);
@@ -114,15 +119,15 @@ async function resolveNames(entries: { file: string; nodes: FileNodes }[], execu
         // One error project for the name, from the first of the files; the others add nothing.
         const all = [file, ...loadedOthers].sort();
         const message = `${kind} name "${nodes.name}" is declared by ${all.join(' and ')}; ${kind} names must be unique (rename all but one)`;
-        results.push([file, { projects: all[0] === file ? errorProjects(file, nodes.name, message, true) : {} }]);
+        results.push([file, { projects: all[0] === file ? await errorProjects(file, nodes.name, message, true) : {} }]);
       }
       continue;
     }
-    const invalid = nameProblem(nodes.name, kind);
+    const invalid = (await load())[1].nameProblem(nodes.name, kind);
     const taken = others.length > 0;
     const also = taken ? `\n${file}: ${kind} name "${nodes.name}" is also declared by ${others.join(' and ')}; ${kind} names must be unique` : '';
     const own = !invalid && !taken;
-    results.push([file, { projects: errorProjects(file, nodes.name, `${nodes.error}${also}`, own) }]);
+    results.push([file, { projects: await errorProjects(file, nodes.name, `${nodes.error}${also}`, own) }]);
   }
   return results;
 }

@@ -31,6 +31,7 @@ import type { Rule } from '../../../rules/rule';
 import { sampleSliceRule, sampleRule } from '../../../rules/sample';
 import type { TuneConfig } from '../../../rules/tune/config';
 import type { CodeInputScanner } from '../../../runner/code-inputs';
+import { tuneProjectName } from './project-names';
 
 export type Projects = Record<string, ProjectConfiguration>;
 
@@ -266,8 +267,6 @@ function watchTarget(executor: string, experiment: string, file: string): Target
     metadata: { description: `Rerun what each saved edit of ${file}, a preset or a card reaches of experiment ${experiment}, until Ctrl-C` },
   };
 }
-
-export const tuneProjectName = (name: string) => `tune-${name}`;
 
 /**
  * A tuning file's project. Its `tune` target is not cached by Nx: the study on disk is its own
