@@ -6,6 +6,7 @@
  * a failed scancel on Ctrl-C says which jobs may still run instead of throwing. (The same backend
  * against a real cluster: slurm.test.ts.)
  */
+import { spawn } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -156,6 +157,20 @@ echo "4242_0|COMPLETED|None"`,
       attempts: 1,
     });
     expect(calls('sbatch')).toHaveLength(1);
+  });
+
+  it('scancel on Ctrl-C outlives the SIGTERM with which Nx ends the process tree at the same moment', () => {
+    // The stand-in notes its pid, then takes a second to reach the controller; meanwhile another
+    // process sends it SIGTERM, as Nx's killProcessTreeGraceful does to this batch's tree.
+    behave('scancel', 'echo $$ > "$FAKE/scancel.pid"; sleep 1; echo reached > "$FAKE/scancel.done"');
+    const killer = spawn('sh', ['-c', 'while [ ! -s "$FAKE/scancel.pid" ]; do sleep 0.01; done; kill -TERM "$(cat "$FAKE/scancel.pid")"'], { env: process.env, stdio: 'ignore' });
+    try {
+      expect(() => scheduler().cancel(['4242_0', '4242_1'])).not.toThrow();
+    } finally {
+      killer.kill();
+    }
+    expect(readFileSync(join(fake, 'scancel.done'), 'utf8').trim()).toBe('reached');
+    expect(calls('scancel')).toEqual(['4242_0 4242_1']);
   });
 
   it('a scancel that fails on Ctrl-C is reported with the jobs it left, not thrown', async () => {

@@ -42,13 +42,14 @@ const COMMAND_OPTIONS = { stdin: 'ignore', timeout: QUERY_TIMEOUT_MS } as const;
  * lines: Slurm's own reason comes first in messages) and then which command failed and how: its
  * exit status, the time limit it ran past, or that it could not start.
  */
-export function slurmCommandError(e: unknown): Error {
+export function slurmCommandError(e: unknown, shown?: string[]): Error {
   const { ExecaError, ExecaSyncError } = execaModule();
   if (!(e instanceof ExecaError || e instanceof ExecaSyncError)) return e instanceof Error ? e : new Error(String(e));
   const output: unknown = e.stderr;
   const stderr = typeof output === 'string' ? output.trim().split('\n').slice(-STDERR_TAIL_LINES).join('\n') : '';
-  // execa's first line: "Command failed with exit code 1: sbatch --parsable …", "Command timed out after …", "Command failed with ENOENT: …".
-  const how = e.shortMessage.split('\n')[0];
+  // execa's first line: "Command failed with exit code 1: sbatch --parsable …", "Command timed out after …", "Command failed with ENOENT: …";
+  // `shown` names the command a wrapper ran (scancel, not the sh that ignores signals for it).
+  const how = (shown ? e.shortMessage.replace(e.escapedCommand, shown.join(' ')) : e.shortMessage).split('\n')[0];
   return new Error(stderr ? `${stderr} (${how})` : how, { cause: e });
 }
 
@@ -146,11 +147,15 @@ export function slurmScheduler(card: SlurmCard, workspaceRoot: string): ArraySch
       return states;
     },
     cancel(keys) {
-      // Synchronous, as it runs in the Ctrl-C handler just before the process exits.
+      // Synchronous, as it runs in the Ctrl-C handler just before the process exits. Ctrl-C reaches
+      // Nx at the same moment, and Nx ends this batch's process tree with SIGTERM: a scancel already
+      // started was caught in it and died before Slurm heard it, and the jobs ran on (seen once in
+      // a full test run; reproduced with Nx's killProcessTreeGraceful, 1 time in 4). So scancel
+      // runs with SIGINT and SIGTERM ignored, which exec keeps; the keys are arguments, never code.
       try {
-        execaModule().execaSync('scancel', keys, COMMAND_OPTIONS);
+        execaModule().execaSync('sh', ['-c', 'trap "" INT TERM; exec scancel "$@"', 'scancel', ...keys], COMMAND_OPTIONS);
       } catch (e) {
-        throw slurmCommandError(e);
+        throw slurmCommandError(e, ['scancel', ...keys]);
       }
     },
     maxArraySize() {
