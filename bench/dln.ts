@@ -112,7 +112,8 @@ async function main(): Promise<void> {
         const probe = await loadExperiment({ root, presets: DEFAULT_PRESETS }, join(root, 'exp.yaml'));
         // λ as llc_runs and the report give it for this target, which must be Aoyagi's λ for the network.
         const truth = closedFormLambda(probe.targets[0].build);
-        if (truth?.lambda !== aoyagiLambda(net.widths, net.rank).lambda) throw new Error(`${net.name}: the target's true λ is ${truth?.lambda}, not Aoyagi's ${aoyagiLambda(net.widths, net.rank).lambda}`);
+        const aoyagi = aoyagiLambda(net.widths, net.rank).lambda;
+        if (truth?.lambda !== aoyagi) throw new Error(`${net.name}: the target's true λ is ${truth?.lambda}, not Aoyagi's ${aoyagi}`);
         const log = () => {};
         const buildStarted = performance.now();
         await buildTargetRule.run(probe.targets[0], { root, log });

@@ -14,7 +14,7 @@
  * Compiled files are kept in node_modules/.cache/lambda-hat/typescript, named by a hash of the
  * compiler's version, these options, the file's path and its source, so an edit or another swc
  * compiles afresh and nothing needs clearing. A process whose files are all there never loads swc:
- * reading them is ~50 ms less of every start (kernel-key 0.22 s → 0.15 s), and Nx starts several
+ * reading them is ~50 ms less of every start (kernel-key 0.22 s → 0.14 s), and Nx starts several
  * such processes for every command, cached or not. Entries are written under a temporary name and
  * renamed, so concurrent processes never read half a file; where the folder cannot be written, each
  * process compiles as before.

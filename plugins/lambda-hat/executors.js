@@ -8,25 +8,13 @@
  */
 require('../../bin/typescript.js').registerTypeScript();
 
-const load = (file) => require(file).default;
-
-module.exports = {
-  get run() {
-    return load('./src/executor.ts');
-  },
-  get batch() {
-    return load('./src/batch.ts');
-  },
-  get configError() {
-    return load('./src/config-error.ts');
-  },
-  get tune() {
-    return load('./src/tune-executor.ts');
-  },
-  get summary() {
-    return load('./src/summary-executor.ts');
-  },
-  get watch() {
-    return load('./src/watch-executor.ts');
-  },
+const MODULES = {
+  run: './src/executor.ts',
+  batch: './src/batch.ts',
+  configError: './src/config-error.ts',
+  tune: './src/tune-executor.ts',
+  summary: './src/summary-executor.ts',
+  watch: './src/watch-executor.ts',
 };
+
+for (const [name, file] of Object.entries(MODULES)) Object.defineProperty(module.exports, name, { enumerable: true, get: () => require(file).default });
